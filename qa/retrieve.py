@@ -1,0 +1,267 @@
+"""Finds the passages for a question: dense (Chroma) and BM25 rankings fused by reciprocal rank fusion,
+with filters on source, category, jurisdiction and date; also offered as a LangChain retriever.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from qa import store
+from qa.chunk import Chunk
+from qa.embed import Embedder
+from qa.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restricts retrieval; every set field must match. Date bounds exclude articles without an ISO date."""
+
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    jurisdictions: tuple[str, ...] = ()
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.sources or self.categories or self.jurisdictions or self.date_from or self.date_to)
+
+    def chroma_where(self) -> dict | None:
+        clauses: list[dict] = []
+        if self.sources:
+            clauses.append({"source": {"$in": list(self.sources)}})
+        if self.categories:
+            clauses.append({"category": {"$in": list(self.categories)}})
+        if self.jurisdictions:
+            any_of = [{"jurisdictions": {"$contains": j}} for j in self.jurisdictions]
+            clauses.append(any_of[0] if len(any_of) == 1 else {"$or": any_of})
+        if self.date_from:
+            clauses.append({"published_date": {"$gte": _yyyymmdd(self.date_from)}})
+        if self.date_to:
+            clauses.append({"published_date": {"$lte": _yyyymmdd(self.date_to)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def matches(self, chunk: Chunk) -> bool:
+        if self.sources and chunk.source not in self.sources:
+            return False
+        if self.categories and chunk.category not in self.categories:
+            return False
+        if self.jurisdictions and not set(self.jurisdictions) & set(chunk.jurisdictions):
+            return False
+        if self.date_from or self.date_to:
+            if chunk.published_date is None:
+                return False
+            if self.date_from and chunk.published_date < _yyyymmdd(self.date_from):
+                return False
+            if self.date_to and chunk.published_date > _yyyymmdd(self.date_to):
+                return False
+        return True
+
+
+def _yyyymmdd(day: dt.date) -> int:
+    return int(day.strftime("%Y%m%d"))
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with its fused score and the ranks and scores behind it."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float | None = None  # cosine similarity
+    bm25_score: float | None = None
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    query_vector: np.ndarray | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class IndexReader:
+    """The index generation in use, reopened automatically after a reindex publishes a new one."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._generation: store.Generation | None = None
+        self._checked_at = 0.0
+        self.chunks: list[Chunk] = []
+        self.positions: dict[str, int] = {}
+        self.bm25: store.BM25Index | None = None
+        self.collection = None
+        self._client = None
+        self.manifest: dict = {}
+
+    def refresh(self) -> "IndexReader":
+        """Opens the current generation if it changed since the last look (a cheap file read)."""
+        generation = store.require_generation(self.settings.index_dir)
+        if self._generation is not None and generation.folder == self._generation.folder:
+            return self
+        with self._lock:
+            if self._generation is None or generation.folder != self._generation.folder:
+                self._open(generation)
+        return self
+
+    def _open(self, generation: store.Generation) -> None:
+        started = time.perf_counter()
+        chunks = generation.read_chunks()
+        bm25 = store.BM25Index(generation.folder / "bm25", len(chunks))
+        client = store.open_persistent_client(generation.folder / "chroma")
+        collection = store.get_collection(client)
+        self.manifest = generation.manifest()
+        self.chunks = chunks
+        self.positions = {c.chunk_id: i for i, c in enumerate(chunks)}
+        self.bm25 = bm25
+        self.collection = collection
+        self._client = client
+        self._generation = generation
+        self._facets = None
+        logger.info("opened index %s (%d chunks) in %.0f ms", generation.folder.name, len(chunks),
+                    (time.perf_counter() - started) * 1000)
+
+    @property
+    def generation_name(self) -> str | None:
+        return self._generation.folder.name if self._generation else None
+
+    def facets(self) -> dict[str, list[str]]:
+        """Distinct sources, categories and jurisdictions of the index, for the UI's filters."""
+        if self._facets is None:
+            self._facets = {
+                "sources": sorted({c.source for c in self.chunks if c.source}),
+                "categories": sorted({c.category for c in self.chunks if c.category}),
+                "jurisdictions": sorted({j for c in self.chunks for j in c.jurisdictions}),
+            }
+        return self._facets
+
+    def filter_mask(self, filters: Filters) -> np.ndarray | None:
+        if filters.empty:
+            return None
+        return np.fromiter((filters.matches(c) for c in self.chunks), dtype=bool, count=len(self.chunks))
+
+
+class Retriever:
+    """Hybrid retrieval over the index in use."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, reader: IndexReader | None = None):
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings)
+        self.reader = reader or IndexReader(settings)
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None, mode: Mode = "hybrid",
+               candidates: int | None = None) -> SearchResult:
+        k = k or self.settings.top_k
+        filters = filters or Filters()
+        reader = self.reader.refresh()
+        timings: dict[str, float] = {}
+        pool = candidates or max(4 * k, 30)
+        dense: list[tuple[int, float]] = []
+        lexical: list[tuple[int, float]] = []
+        vector = None
+        if mode in ("hybrid", "dense"):
+            t = time.perf_counter()
+            vector = self.embedder.encode([query], use_cache=False)[0]
+            timings["embed_query"] = _ms(t)
+            t = time.perf_counter()
+            dense = self._dense(reader, vector, pool, filters)
+            timings["dense"] = _ms(t)
+        if mode in ("hybrid", "bm25"):
+            t = time.perf_counter()
+            lexical = self._bm25(reader, query, pool, filters)
+            timings["bm25"] = _ms(t)
+        t = time.perf_counter()
+        hits = fuse(reader.chunks, dense, lexical, self.settings.rrf_k)[:k]
+        timings["fuse"] = _ms(t)
+        return SearchResult(hits=hits, query_vector=vector, timings_ms=timings)
+
+    @staticmethod
+    def _dense(reader: IndexReader, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[int, float]]:
+        if not reader.chunks:
+            return []
+        result = reader.collection.query(
+            query_embeddings=[vector.tolist()],
+            n_results=min(n, len(reader.chunks)),
+            where=filters.chroma_where(),
+            include=["distances"],
+        )
+        out = []
+        for chunk_id, distance in zip(result["ids"][0], result["distances"][0]):
+            position = reader.positions.get(chunk_id)
+            if position is not None:  # Chroma and the chunk table come from one generation; guard anyway
+                out.append((position, 1.0 - float(distance)))
+        return out
+
+    @staticmethod
+    def _bm25(reader: IndexReader, query: str, n: int, filters: Filters) -> list[tuple[int, float]]:
+        scores = reader.bm25.scores(query)
+        if scores.size == 0:
+            return []
+        mask = reader.filter_mask(filters)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        n = min(n, scores.size)
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+def fuse(chunks: list[Chunk], dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
+         rrf_k: int = 60) -> list[Hit]:
+    """Reciprocal rank fusion: score = sum over rankings of 1 / (rrf_k + rank), rank starting at 1."""
+    hits: dict[int, Hit] = {}
+    for rank, (position, score) in enumerate(dense, start=1):
+        hit = hits.setdefault(position, Hit(chunk=chunks[position], score=0.0))
+        hit.score += 1.0 / (rrf_k + rank)
+        hit.dense_score, hit.dense_rank = score, rank
+    for rank, (position, score) in enumerate(lexical, start=1):
+        hit = hits.setdefault(position, Hit(chunk=chunks[position], score=0.0))
+        hit.score += 1.0 / (rrf_k + rank)
+        hit.bm25_score, hit.bm25_rank = score, rank
+    return sorted(hits.values(), key=lambda h: (-h.score, h.chunk.chunk_id))
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def as_langchain_retriever(retriever: Retriever, k: int | None = None, filters: Filters | None = None):
+    """The hybrid retriever as a LangChain `BaseRetriever`, for use in LangChain chains."""
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+
+    class HybridRetriever(BaseRetriever):
+        """LangChain view of `qa.retrieve.Retriever`: documents carry the chunk's metadata and score."""
+
+        qa_retriever: Any
+        k: int | None = None
+        filters: Any = None
+
+        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun):
+            result = self.qa_retriever.search(query, k=self.k, filters=self.filters)
+            return [
+                Document(
+                    id=hit.chunk.chunk_id,
+                    page_content=hit.chunk.text,
+                    metadata={**hit.chunk.chroma_metadata(), "chunk_id": hit.chunk.chunk_id, "score": hit.score},
+                )
+                for hit in result.hits
+            ]
+
+    return HybridRetriever(qa_retriever=retriever, k=k, filters=filters)

