@@ -1,0 +1,1 @@
+"""Digital-Asset Policy Q&A: load, chunk, embed, store, retrieve, answer, evaluate."""
