@@ -1,0 +1,1 @@
+"""Evaluation of retrieval runs and answers against judged questions."""
