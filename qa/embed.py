@@ -119,6 +119,9 @@ class Embedder:
                     self._model = OnnxEncoder(self.model_dir, self.settings.cache_dir / "onnx", quantize=True)
                 else:
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as transformers_logging
+
+                    transformers_logging.disable_progress_bar()  # "Loading weights" bars clutter the CLI
 
                     model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
                     model.max_seq_length = min(model.max_seq_length or 256, 256)

@@ -1,0 +1,152 @@
+"""The `qa` command: `qa reindex`, `qa ask`, `qa status` (and `qa eval`), thin wrappers over the library.
+
+Errors a user can cause are printed as one line without a traceback, with a non-zero exit status.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from typing import Sequence
+
+EXIT_ERROR = 2
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2025-06-27") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Questions and cited answers over digital-asset policy news.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("reindex", help="index the corpus folder (incremental by content hash)")
+    p.add_argument("--full", action="store_true", help="rebuild the whole index")
+    p.add_argument("--wait", action="store_true", help="wait for a running reindex instead of refusing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_reindex)
+
+    p = commands.add_parser("ask", help="answer a question with numbered citations")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--k", type=int, default=None, help="passages to retrieve (default QA_TOP_K)")
+    p.add_argument("--llm", choices=["extractive", "openai", "ollama", "llamacpp"], default=None,
+                   help="answerer (default QA_LLM)")
+    p.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
+    p.add_argument("--category", action="append", default=[], help="only this category (repeatable)")
+    p.add_argument("--jurisdiction", action="append", default=[], help="only articles about this jurisdiction")
+    p.add_argument("--since", type=_date, help="only articles published on or after this date (YYYY-MM-DD)")
+    p.add_argument("--until", type=_date, help="only articles published on or before this date (YYYY-MM-DD)")
+    p.set_defaults(func=cmd_ask)
+
+    p = commands.add_parser("status", help="what the index holds")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    try:
+        from qa.evaluate.cli import add_eval_parser
+    except ImportError:  # the evaluation package is optional for the app
+        pass
+    else:
+        add_eval_parser(commands)
+    return parser
+
+
+def cmd_reindex(args, settings) -> int:
+    from qa.reindex import reindex
+
+    report = reindex(settings, full=args.full, show_progress=not args.quiet, wait=args.wait)
+    for problem in report.problems:
+        label = "failed" if problem.skipped else "warning"
+        print(f"{label}: {problem}", file=sys.stderr)
+    print(report.summary())
+    return report.exit_status
+
+
+def cmd_ask(args, settings) -> int:
+    from qa.pipeline import Pipeline
+    from qa.retrieve import Filters
+
+    filters = Filters(tuple(args.source), tuple(args.category), tuple(args.jurisdiction), args.since, args.until)
+    pipeline = Pipeline(settings)
+    answer = pipeline.ask(args.question, k=args.k, filters=filters, llm=args.llm)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    if answer.notice:
+        print(f"note: {answer.notice}", file=sys.stderr)
+    print(answer.answer)
+    unsupported = [s.text for s in answer.sentences if not s.supported]
+    for text in unsupported:
+        print(f"  (unsupported by the passages: {text})")
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            when = f", {c.published}" if c.published else ""
+            where = f" — {c.url}" if c.url else ""
+            print(f"[{c.n}] {c.title} ({c.source or 'unknown source'}{when}){where}")
+    elif answer.abstained and answer.retrieved:
+        print("\nClosest passages:")
+        for r in answer.retrieved[:3]:
+            print(f"- {r['title']} ({r['chunk_id']})")
+    return 0
+
+
+def cmd_status(args, settings) -> int:
+    from qa.pipeline import Pipeline
+    from qa import store
+
+    generation = store.current_generation(settings.index_dir)
+    if generation is None:
+        print(f"no index in {settings.index_dir}; run `qa reindex`")
+        return 1
+    manifest = generation.manifest()
+    status = {"index_dir": str(settings.index_dir), "generation": generation.folder.name,
+              "last_reindex": manifest.get("created"), **manifest["counts"], "problems": manifest.get("problems", [])}
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+    else:
+        print(f"{status['articles']} articles, {status['chunks']} chunks, last reindex {status['last_reindex']} "
+              f"({status['index_dir']})")
+        for problem in status["problems"]:
+            print(f"  problem: {problem}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from qa.errors import QAError
+    from qa.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "chromadb", "bm25s", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = load_settings()
+        return args.func(args, settings)
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            fields = "; ".join(f"QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            print(f"error: invalid setting: {fields}", file=sys.stderr)
+            return EXIT_ERROR
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""One question's path through the app: check the question, make it standalone, retrieve, answer.
+
+The CLI and the Streamlit UI both build one `Pipeline` and call it; neither adds logic of its own.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from qa.answer import Answer, ExtractiveAnswerer, retrieved_summary
+from qa.embed import Embedder
+from qa.errors import LLMError, QuestionError
+from qa.reindex import ProgressCallback, ReindexReport, reindex
+from qa.retrieve import Filters, IndexReader, Retriever
+from qa.settings import Settings
+from qa import store
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 1000
+_FOLLOW_UP = re.compile(r"^(and|also|what about|how about|but|so|then)\b|\b(it|its|they|their|them|this|that|these|"
+                        r"those|he|she|his|her)\b", re.I)
+
+
+@dataclass
+class IndexStatus:
+    articles: int
+    chunks: int
+    last_reindex: str | None
+    generation: str | None
+    problems: list[str]
+
+
+def clean_question(question: str) -> tuple[str, str | None]:
+    """The question without control characters, shortened if huge; a notice says what was changed."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+    text = " ".join(text.split())
+    if not text or not re.search(r"\w", text):
+        raise QuestionError("the question is empty; type a question about digital-asset policy")
+    notice = None
+    if len(text) > MAX_QUESTION_CHARS:
+        text = text[:MAX_QUESTION_CHARS].rsplit(" ", 1)[0]
+        notice = f"the question was {len(question):,} characters long; only its first {len(text):,} were used"
+    return text, notice
+
+
+def is_follow_up(question: str) -> bool:
+    return len(question.split()) <= 10 and bool(_FOLLOW_UP.search(question))
+
+
+class Pipeline:
+    """Owns the heavy objects (embedding model, index reader) and answers questions with them."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings)
+        self.reader = IndexReader(settings)
+        self.retriever = Retriever(settings, self.embedder, self.reader)
+        self.extractive = ExtractiveAnswerer(self.embedder, settings.abstain_threshold)
+        self._generative: dict[str, object] = {}
+
+    def generative(self, llm: str):
+        from qa.generate import GenerativeAnswerer
+
+        if llm not in self._generative:
+            self._generative[llm] = GenerativeAnswerer(self.settings, self.embedder, llm)
+        return self._generative[llm]
+
+    def standalone_question(self, question: str, history: Sequence[tuple[str, str]] = (), llm: str | None = None) -> str:
+        """A follow-up rewritten so that it can be retrieved on its own (the LLM's rewrite, or in extractive
+        mode the previous question joined to it)."""
+        user_turns = [text for role, text in history if role == "user"]
+        if not user_turns:
+            return question
+        llm = llm or self.settings.llm
+        if llm != "extractive":
+            try:
+                return self.generative(llm).condense(history, question)
+            except LLMError as exc:
+                logger.warning("could not rewrite the follow-up: %s", exc)
+        if is_follow_up(question):
+            return f"{user_turns[-1].rstrip('?. ')}? {question}"
+        return question
+
+    def ask(self, question: str, *, k: int | None = None, filters: Filters | None = None, llm: str | None = None,
+            history: Sequence[tuple[str, str]] = ()) -> Answer:
+        result = None
+        for item in self.ask_stream(question, k=k, filters=filters, llm=llm, history=history):
+            if isinstance(item, Answer):
+                result = item
+        assert result is not None
+        return result
+
+    def ask_stream(self, question: str, *, k: int | None = None, filters: Filters | None = None,
+                   llm: str | None = None, history: Sequence[tuple[str, str]] = ()) -> Iterator[str | Answer]:
+        """Yields the answer's text as it is generated (generative modes), then the final `Answer`."""
+        started = time.perf_counter()
+        llm = llm or self.settings.llm
+        text, notice = clean_question(question)
+        t = time.perf_counter()
+        standalone = self.standalone_question(text, history, llm)
+        rewrite_ms = round((time.perf_counter() - t) * 1000, 2)
+        result = self.retriever.search(standalone, k=k, filters=filters)
+        timings = {"rewrite": rewrite_ms, **result.timings_ms}
+        timings["retrieve"] = round(sum(v for key, v in result.timings_ms.items()), 2)
+        answer: Answer | None = None
+        if llm == "extractive" or not result.hits:
+            answer = self.extractive.answer(standalone, result.hits, result.query_vector)
+        else:
+            try:
+                for item in self.generative(llm).stream(standalone, result.hits):
+                    if isinstance(item, Answer):
+                        answer = item
+                    else:
+                        yield item
+            except LLMError as exc:
+                answer = self.extractive.answer(standalone, result.hits, result.query_vector)
+                notice = f"{exc}. This answer is extractive."
+        answer.question = text
+        answer.standalone_question = standalone
+        answer.notice = "; ".join(n for n in (notice, answer.notice) if n) or None
+        answer.timings_ms = {**timings, **answer.timings_ms,
+                             "total": round((time.perf_counter() - started) * 1000, 2)}
+        yield answer
+
+    def reindex(self, *, full: bool = False, progress: ProgressCallback | None = None,
+                show_progress: bool = False, wait: bool = False) -> ReindexReport:
+        report = reindex(self.settings, full=full, embedder=self.embedder, progress=progress,
+                         show_progress=show_progress, wait=wait)
+        return report
+
+    def status(self) -> IndexStatus:
+        generation = store.current_generation(self.settings.index_dir)
+        if generation is None:
+            return IndexStatus(0, 0, None, None, [])
+        manifest = generation.manifest()
+        return IndexStatus(
+            articles=manifest["counts"]["articles"], chunks=manifest["counts"]["chunks"],
+            last_reindex=manifest.get("created"), generation=generation.folder.name,
+            problems=manifest.get("problems", []),
+        )
