@@ -42,11 +42,15 @@ Last question: {question}
 Standalone question:"""
 
 
+# Any spelling of a passage tag inside an article ("</PASSAGE>", "< /passage>") could end its passage early.
+_PASSAGE_TAG = re.compile(r"<(\s*/?\s*passage)", re.I)
+
+
 def format_passages(hits: Sequence[Hit]) -> str:
     """Numbered passages, delimited so that the model reads them as data; markup inside is neutralised."""
     blocks = []
     for n, hit in enumerate(hits, start=1):
-        text = hit.chunk.text.replace("<passage", "‹passage").replace("</passage", "‹/passage")
+        text = _PASSAGE_TAG.sub(r"‹\1", hit.chunk.text)
         blocks.append(PASSAGE_TEMPLATE.format(n=n, title=_attr(hit.chunk.title), published=_attr(hit.chunk.published or "unknown"), text=text))
     return "\n\n".join(blocks)
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from qa.errors import ConfigError
 from qa.jurisdictions import detect_jurisdictions
 
 logger = logging.getLogger(__name__)
@@ -23,6 +26,7 @@ logger = logging.getLogger(__name__)
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf", ".jsonl")
 RELATIVE_DATE = re.compile(r"^\s*(?:\d+|an?|one)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago\s*$", re.I)
 MAX_FILE_MB = 20
+MIN_FALLBACK_HTML_WORDS = 20
 
 
 @dataclass(frozen=True)
@@ -94,14 +98,16 @@ def parse_iso_date(value: object) -> dt.date | None:
 
 
 def load_corpus(corpus_dir: Path) -> LoadResult:
-    """Every article under `corpus_dir`; unreadable files are reported in `problems`, never raised."""
+    """Every article under `corpus_dir`; unreadable files are reported in `problems`, never raised.
+
+    A missing corpus folder raises `ConfigError`: indexing it as empty would delete the whole index.
+    """
     result = LoadResult()
     if not corpus_dir.is_dir():
-        result.problems.append(
-            LoadProblem(str(corpus_dir), "corpus folder does not exist; create it or set QA_CORPUS_DIR")
-        )
-        return result
+        what = "is not a folder" if corpus_dir.exists() else "does not exist"
+        raise ConfigError(f"the corpus folder {corpus_dir} {what}; create it or set QA_CORPUS_DIR")
     seen_hashes: dict[str, str] = {}
+    seen_ids: set[str] = set()
     for path in _corpus_files(corpus_dir, result):
         rel = path.relative_to(corpus_dir).as_posix()
         try:
@@ -117,11 +123,21 @@ def load_corpus(corpus_dir: Path) -> LoadResult:
             if isinstance(item, LoadProblem):
                 result.problems.append(item)
                 continue
+            if item.article_id in seen_ids:
+                # Two JSONL lines with one id would give two articles the same chunk ids.
+                result.problems.append(LoadProblem(
+                    item.article_id, "an earlier line of the file has the same id; only that one is indexed; "
+                                     "give every line its own 'id'",
+                ))
+                continue
+            seen_ids.add(item.article_id)
             digest = hashlib.sha256(f"{item.title}\n{item.text}".encode("utf-8")).hexdigest()
             if digest in seen_hashes:
-                result.problems.append(
-                    LoadProblem(item.article_id, f"same article as {seen_hashes[digest]}; indexed once, under that name")
-                )
+                # Nothing is lost, so this is a caveat, not a failure.
+                result.problems.append(LoadProblem(
+                    item.article_id, f"same article as {seen_hashes[digest]}; indexed once, under that name",
+                    skipped=False,
+                ))
                 continue
             seen_hashes[digest] = item.article_id
             result.articles.append(item)
@@ -143,10 +159,15 @@ def _corpus_files(corpus_dir: Path, result: LoadResult) -> Iterator[Path]:
                 )
                 continue
             try:
-                path.stat()
+                mode = path.stat().st_mode
             except OSError as exc:
-                reason = "symbolic link loop" if exc.errno == 40 else f"cannot be read: {exc.strerror or exc}"
+                reason = "symbolic link loop" if exc.errno == errno.ELOOP else f"cannot be read: {exc.strerror or exc}"
                 result.problems.append(LoadProblem(rel, reason))
+                continue
+            if not stat.S_ISREG(mode):
+                # Reading a named pipe blocks until something writes to it: the reindex would hang.
+                result.problems.append(LoadProblem(rel, "not a regular file (a named pipe, socket or device); "
+                                                        "replace it with the article file"))
                 continue
             yield path
 
@@ -224,7 +245,10 @@ def _load_markdown(raw: str, rel: str) -> tuple[Article, list[LoadProblem]]:
         post = frontmatter.loads(raw)
         meta, body = dict(post.metadata), post.content
     except yaml.YAMLError as exc:
-        raise UnreadableFile(f"malformed front matter ({str(exc).splitlines()[0]}); fix the YAML between the '---' lines")
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at front-matter line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UnreadableFile(f"malformed front matter{where} ({problem}); fix the YAML between the '---' lines")
     title = meta.get("title")
     if title is not None and not isinstance(title, (str, int, float)):
         caveats.append(LoadProblem(rel, f"front matter field 'title' must be text, got {type(title).__name__}; "
@@ -268,8 +292,16 @@ def _load_plain(text: str, rel: str) -> Article:
 def _load_html(html: str, rel: str) -> Article:
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, favor_precision=True)
+    options = {"with_metadata": True, "include_comments": False, "favor_precision": True}
+    doc = trafilatura.bare_extraction(html, fast=True, **options)
     text = getattr(doc, "text", None) if doc is not None else None
+    if not text or not text.strip():
+        # trafilatura's fallback extractors also return the text of navigation-only pages ("Home News"), so
+        # what only they find must be long enough to be an article.
+        doc = trafilatura.bare_extraction(html, **options)
+        text = getattr(doc, "text", None) if doc is not None else None
+        if text and len(text.split()) < MIN_FALLBACK_HTML_WORDS:
+            text = None
     if not text or not text.strip():
         raise UnreadableFile("no main text found in the HTML page; save the article page itself, not an index page")
     return _article(

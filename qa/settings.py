@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, description="Chroma server port.")
     feedback_path: Path = Field(REPO_ROOT / "feedback" / "feedback.jsonl", description="Where thumbs up/down go.")
     log_level: str = Field("WARNING", description="Logging level of the `qa` command.")
+    test_pause_at: Literal["embed", "chroma", "bm25", "publish"] | None = Field(
+        None,
+        description="For tests only: `qa reindex` stops at this point (after the first embedded batch, after the "
+                    "first Chroma write, inside the BM25 write, just before the switch to the new index), says so "
+                    "on stderr and waits for a line on stdin, so that a test can kill or release it there.",
+    )
 
 
 def load_settings(**overrides) -> Settings:
