@@ -145,8 +145,15 @@ def load_corpus(corpus_dir: Path) -> LoadResult:
 
 
 def _corpus_files(corpus_dir: Path, result: LoadResult) -> Iterator[Path]:
+    def unreadable_folder(exc: OSError) -> None:
+        folder = Path(exc.filename or corpus_dir)
+        if folder == corpus_dir:  # indexing it as empty would delete the whole index
+            raise ConfigError(f"cannot read the corpus folder {corpus_dir} ({exc.strerror or exc}); fix its permissions")
+        result.problems.append(LoadProblem(f"{folder.relative_to(corpus_dir).as_posix()}/",
+                                           f"folder cannot be read ({exc.strerror or exc}); its files are not indexed"))
+
     # os.walk without following directory links cannot loop; file links are followed when they resolve.
-    for root, dirs, files in os.walk(corpus_dir, followlinks=False):
+    for root, dirs, files in os.walk(corpus_dir, onerror=unreadable_folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.startswith("."):
