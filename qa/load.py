@@ -119,6 +119,10 @@ def load_corpus(corpus_dir: Path) -> LoadResult:
         except OSError as exc:
             result.problems.append(LoadProblem(rel, f"cannot be read: {exc.strerror or exc}"))
             continue
+        except Exception as exc:  # a loader bug or a parser's surprise must cost one file, not the reindex
+            logger.exception("unexpected error reading %s", rel)
+            result.problems.append(LoadProblem(rel, f"could not be read ({type(exc).__name__}: {exc})"))
+            continue
         for item in loaded:
             if isinstance(item, LoadProblem):
                 result.problems.append(item)
@@ -232,7 +236,7 @@ def _clean(text: str) -> str:
 def _article(rel: str, title: str, text: str, article_id: str | None = None, **meta: object) -> Article:
     text = text.strip()
     title = " ".join(str(title).split()) or Path(rel).stem.replace("-", " ").replace("_", " ")
-    clean = {k: (str(v).strip() if v not in (None, "") else None) for k, v in meta.items()}
+    clean = {k: (str(v).strip() or None if v is not None else None) for k, v in meta.items()}
     return Article(
         article_id=article_id or rel,
         title=title,
@@ -256,6 +260,8 @@ def _load_markdown(raw: str, rel: str) -> tuple[Article, list[LoadProblem]]:
         where = f" at front-matter line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UnreadableFile(f"malformed front matter{where} ({problem}); fix the YAML between the '---' lines")
+    except (ValueError, TypeError) as exc:  # a date like 2025-13-45, a key that is not text
+        raise UnreadableFile(f"malformed front matter ({exc}); fix the YAML between the '---' lines")
     title = meta.get("title")
     if title is not None and not isinstance(title, (str, int, float)):
         caveats.append(LoadProblem(rel, f"front matter field 'title' must be text, got {type(title).__name__}; "
@@ -362,7 +368,7 @@ def _load_jsonl(path: Path, rel: str) -> Iterator[Article | LoadProblem]:
                 row = json.loads(raw.decode("utf-8"))
                 if not isinstance(row, dict):
                     raise ValueError("not a JSON object")
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 yield LoadProblem(where, f"not a JSON object ({exc}); fix or remove the line")
                 continue
             text = row.get("text")
