@@ -30,8 +30,11 @@ SUPPORT_OVERLAP = 0.7
 _GENERIC_TERMS = set(bm25_tokenize([
     "crypto cryptocurrency cryptocurrencies digital asset assets token tokens rule rules regulation regulations "
     "regulator regulators plan plans new say says said according report reported article articles also "
-    "government market markets policy policies industry sector country city"
+    "government market markets policy policies industry sector country city "
+    "what when where which who whom whose why how does did do is are was were will would can could"
 ], return_ids=False)[0])
+# The word a question asks about: "what price", "which exchange", "how many users".
+_FOCUS = re.compile(r"\b(?:what|which|whose|how many|how much)\s+(?:of\s+the\s+|the\s+|a\s+)?([a-z][\w-]+)", re.I)
 
 _WHEN = re.compile(r"\b(when|what (?:date|day|month|year|time)|which (?:date|day|month|year)|how long|until)\b", re.I)
 _HOW_MANY = re.compile(r"\b(how (?:many|much|big|large)|what (?:share|percentage|percent|price|amount|number|size)"
@@ -43,6 +46,8 @@ _DATE_TEXT = re.compile(r"\b(19|20)\d\d\b|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep
                         r"|\b(last|next|this) (week|month|year|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
                         r"|\bquarter\b|\bsince\b")
 _NUMBER_TEXT = re.compile(r"\d")
+_PRICE = re.compile(r"\b(price|priced|cost|costs|worth|valued?|how much)\b", re.I)
+_MONEY_TEXT = re.compile(r"[$€£¥₩]\s?\d|\d\s?(USD|USDT|won|dollars?|euros?)\b", re.I)
 
 EXTRACTIVE_MODE = "extractive"
 
@@ -164,6 +169,8 @@ class ExtractiveAnswerer:
         q_terms = content_terms(question)
         wants_date, wants_number, wants_list = bool(_WHEN.search(question)), bool(_HOW_MANY.search(question)), \
             bool(_LIST.search(question))
+        wants_money = bool(_PRICE.search(question))
+        focus = content_terms(" ".join(m.group(1) for m in _FOCUS.finditer(question)))
         for unit, similarity in zip(units, similarities):
             unit.similarity = float(similarity)
             unit.terms = frozenset(content_terms(unit.text))
@@ -173,6 +180,10 @@ class ExtractiveAnswerer:
                 bonus += 0.08
             if wants_number and _NUMBER_TEXT.search(unit.text):
                 bonus += 0.06
+            if focus & unit.terms:
+                bonus += 0.06
+            if wants_money and _MONEY_TEXT.search(unit.text):
+                bonus += 0.08
             if wants_list and unit.kind == "list":
                 bonus += 0.12
             unit.score = 0.55 * unit.similarity + 0.35 * unit.coverage + 0.04 / (1 + unit.hit_rank) + bonus
@@ -280,7 +291,8 @@ def render_answer(sentences: Sequence[AnswerSentence]) -> str:
             parts.append(f"\n{text}\n{markers}\n" if markers else f"\n{text}\n")
         else:
             parts.append(f"{text} {markers}".strip())
-    return re.sub(r"\n{3,}", "\n\n", " ".join(parts)).strip().replace("\n ", "\n")
+    text = re.sub(r"[ \t]*\n[ \t]*", "\n", " ".join(parts))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def _word_count(text: str) -> int:
