@@ -29,6 +29,10 @@ class Upload:
     already_there: bool = False  # an identical file was already in the corpus
     problems: list[LoadProblem] = field(default_factory=list)
 
+    def problems_in(self, problems: list[LoadProblem]) -> list[LoadProblem]:
+        """Those of a reindex's `problems` that concern this file (or one of its JSONL lines)."""
+        return [p for p in problems if p.path == self.name or p.path.startswith((f"{self.name}:", f"{self.name}#"))]
+
 
 def safe_file_name(name: str) -> str:
     """A plain file name for an uploaded file: no folders, ASCII letters, digits, '.', '-' and '_' only,

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 import streamlit as st
+from pydantic import ValidationError
 
 import render
 from qa.answer import Answer
@@ -75,8 +76,9 @@ def shared_pipeline(_settings: Settings, key: str) -> Pipeline:
 def read_settings() -> Settings:
     try:
         return load_settings()
-    except Exception as exc:  # pydantic's ValidationError: a QA_* variable has a bad value
-        st.error(f"Invalid setting: {render.md_escape(exc)}")
+    except ValidationError as exc:
+        fields = "; ".join(f"QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        st.error(f"Invalid setting: {render.md_escape(fields)}")
         st.stop()
 
 
@@ -124,7 +126,7 @@ def sidebar(settings: Settings, pipeline: Pipeline, status: IndexStatus) -> Choi
 
         st.divider()
         show_timings = st.toggle("Show timings", key="show_timings", help="Retrieval and answer times per answer.")
-        st.button("Clear the conversation", on_click=clear_conversation, use_container_width=True)
+        st.button("Clear the conversation", on_click=clear_conversation, width="stretch")
     return Choices(settings=settings, llm=llm, k=k, filters=filters, show_timings=show_timings)
 
 
@@ -149,7 +151,7 @@ def index_panel(settings: Settings, pipeline: Pipeline, status: IndexStatus) -> 
                     st.text(problem)
     full = st.checkbox("Rebuild everything", key="reindex_full",
                        help="Re-embed every article instead of only new and changed ones.")
-    if st.button("Reindex the corpus", key="reindex", use_container_width=True) and reindex_now(pipeline, full):
+    if st.button("Reindex the corpus", key="reindex", width="stretch") and reindex_now(pipeline, full):
         st.rerun()
     show_reindex_outcome()
 
@@ -160,7 +162,7 @@ def upload_panel(settings: Settings, pipeline: Pipeline) -> None:
             "Add articles", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES], accept_multiple_files=True,
             help=f"Saved into {settings.corpus_dir} and indexed.",
         )
-        submitted = st.form_submit_button("Add and index", use_container_width=True)
+        submitted = st.form_submit_button("Add and index", width="stretch")
     if submitted and files:
         add_uploads(settings, pipeline, [(f.name, f.getvalue()) for f in files])
     show_upload_outcome()
@@ -221,8 +223,7 @@ def add_uploads(settings: Settings, pipeline: Pipeline, files: list[tuple[str, b
     else:
         problems = []
     for upload in saved:
-        mine = [p for p in problems if p.path == upload.name or p.path.startswith(f"{upload.name}:")
-                or p.path.startswith(f"{upload.name}#")] or upload.problems
+        mine = upload.problems_in(problems) or upload.problems
         if upload.already_there:
             messages.append(("info", f"{upload.name} is already in the corpus."))
         elif any(p.skipped for p in mine):
@@ -258,7 +259,7 @@ def sample_questions() -> None:
     columns = st.columns(2)
     for i, question in enumerate(SAMPLE_QUESTIONS):
         columns[i % 2].button(question, key=f"sample-{i}", on_click=choose_sample, args=(question,),
-                              use_container_width=True)
+                              width="stretch")
 
 
 def choose_sample(question: str) -> None:
@@ -312,8 +313,8 @@ def show_assistant_turn(turn: dict, choices: Choices) -> None:
     st.html(render.answer_html(answer))
     unsupported = sum(1 for s in answer.sentences if not s.supported)
     if unsupported:
-        st.caption(f":warning: {unsupported} sentence(s) are not supported by the retrieved passages; "
-                   "check them before relying on them.")
+        which = "1 sentence is" if unsupported == 1 else f"{unsupported} sentences are"
+        st.caption(f":warning: {which} not supported by the retrieved passages; check before relying on it.")
     if answer.citations:
         st.caption("Sources")
         for citation in answer.citations:

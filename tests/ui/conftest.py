@@ -174,3 +174,51 @@ def page(browser):
         yield page
     finally:
         context.close()
+
+
+# --- a scripted OpenAI-compatible server ----------------------------------------------------------------
+# No real LLM can run here (llama-cpp-python is not installed outside `make test-llm`), so the streaming path
+# of the chat is driven by this stand-in: a real HTTP server speaking the OpenAI streaming protocol, whose
+# reply is fixed. The app talks to it through langchain-openai exactly as it would to llama.cpp or vLLM.
+
+SCRIPTED_REPLY = ("LEAP stands for Legal and regulatory streamlining, Expanding the suite of tokenized products, "
+                  "Advancing use cases and cross-sectoral collaboration, and People and partnership development [1]. "
+                  "The framework was drafted by astronauts on the Moon [2].")
+
+
+@pytest.fixture
+def scripted_llm():
+    """Base URL of the scripted server; `requests` collects the JSON bodies it received."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    requests: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            requests.append(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            words = SCRIPTED_REPLY.split(" ")
+            pieces = [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+            for piece, finish in [(p, None) for p in pieces] + [("", "stop")]:
+                chunk = {"id": "scripted", "object": "chat.completion.chunk", "created": 0, "model": "scripted",
+                         "choices": [{"index": 0, "delta": {"content": piece} if piece else {},
+                                      "finish_reason": finish}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", requests
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -185,3 +185,50 @@ def test_evaluation_page_shows_the_latest_report(use_settings, seed_app_settings
     assert list(summary.value["metric"]) == ["retrieval.ndcg@5", "retrieval.recall@5", "answer_correct", "questions"]
     assert rows.value["question"][0] == "What does LEAP stand for?"
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+
+
+def test_generative_answer_streams_in_and_marks_the_unsupported_sentence(use_settings, seed_app_settings,
+                                                                        scripted_llm):
+    url, requests = scripted_llm
+    use_settings(seed_app_settings, QA_LLM="openai", QA_LLM_BASE_URL=url, QA_LLM_MODEL="scripted")
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S).run()
+    ask(at, LEAP_QUESTION)
+
+    [answer] = answers(at)
+    assert "People and partnership development" in answer and '<span class="qa-cite">[1]</span>' in answer
+    assert '<span class="qa-unsupported"' in answer and "astronauts on the Moon" in answer
+    assert any("1 sentence is not supported" in c.value for c in at.caption)
+    assert LEAP_TITLE in source_titles(at)
+    assert requests[0]["stream"] is True and "Legal and regulatory streamlining" in json.dumps(requests[0])
+
+
+def test_reruns_and_new_questions_reuse_the_one_pipeline_and_model(use_settings, seed_app_settings, monkeypatch):
+    import qa.embed
+    import qa.pipeline
+
+    built = {"pipeline": 0, "embedder": 0}
+    for name, cls in (("pipeline", qa.pipeline.Pipeline), ("embedder", qa.embed.Embedder)):
+        original = cls.__init__
+
+        def counting(self, *args, _name=name, _original=original, **kwargs):
+            built[_name] += 1
+            _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", counting)
+    # Settings no other test uses: the app must build one pipeline for them, then keep it.
+    use_settings(seed_app_settings, QA_TOP_K="4")
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S).run()
+    ask(at, LEAP_QUESTION)
+    ask(at, "Which exchange listed stWEMIX?")
+    at.run()
+
+    assert built["pipeline"] == 1
+    assert built["embedder"] <= 1  # 0 when an earlier test of this process loaded the model already
+
+
+def test_invalid_setting_is_named_in_a_message(use_settings, seed_app_settings):
+    use_settings(seed_app_settings, QA_TOP_K="many")
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S).run()
+
+    assert not at.exception
+    assert any("QA_TOP_K" in unescape(e.value) for e in at.error)

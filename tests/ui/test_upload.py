@@ -82,3 +82,14 @@ def test_a_link_in_the_corpus_is_not_followed_when_saving(tmp_path):
 
     assert upload.name == "note-2.md"
     assert not outside.exists()
+
+
+def test_reindex_problems_are_matched_to_the_uploaded_file_and_its_lines():
+    from qa.load import LoadProblem
+    from qa.upload import Upload
+
+    upload = Upload("bulk.jsonl", articles=2)
+    problems = [LoadProblem("bulk.jsonl:3", "bad line"), LoadProblem("bulk.jsonl.md", "other file"),
+                LoadProblem("bulk.jsonl#7", "same article as x", skipped=True), LoadProblem("a.md", "x")]
+
+    assert [p.path for p in upload.problems_in(problems)] == ["bulk.jsonl:3", "bulk.jsonl#7"]

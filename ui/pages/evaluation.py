@@ -53,7 +53,7 @@ def evaluation_page() -> None:
     if metrics:
         st.subheader("Summary")
         table = pd.DataFrame({"metric": list(metrics), "value": list(metrics.values())})
-        st.dataframe(table, hide_index=True, use_container_width=True)
+        st.dataframe(table, hide_index=True, width="stretch")
         # Scores between 0 and 1 share one chart; counts and timings would flatten it.
         scores = {name: value for name, value in metrics.items() if 0.0 <= value <= 1.0}
         if scores:
@@ -72,7 +72,7 @@ def evaluation_page() -> None:
         for column in frame.columns:  # lists and dicts shown as JSON text, never as markup
             if frame[column].map(lambda v: isinstance(v, (list, dict))).any():
                 frame[column] = frame[column].map(lambda v: json.dumps(v, ensure_ascii=False))
-        st.dataframe(frame, hide_index=True, use_container_width=True)
+        st.dataframe(frame, hide_index=True, width="stretch")
 
     markdown = settings.reports_dir / REPORT_MD
     if markdown.exists():
