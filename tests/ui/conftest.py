@@ -121,8 +121,11 @@ def streamlit_server(hostile_settings, tmp_path_factory):
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
+    # The server runs in a temp folder (no developer `.env`), with the app's own Streamlit configuration.
+    workdir = tmp_path_factory.mktemp("workdir")
+    shutil.copytree(REPO_ROOT / ".streamlit", workdir / ".streamlit")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=hostile_settings.corpus_dir.parent, env=env, stdout=log,
+        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -167,7 +170,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
     page = context.new_page()
     page.set_default_timeout(APP_TIMEOUT_S * 1000)
     try:
