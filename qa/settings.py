@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, description="Chroma server host; unset means the embedded store.")
     chroma_port: int = Field(8000, description="Chroma server port.")
     feedback_path: Path = Field(REPO_ROOT / "feedback" / "feedback.jsonl", description="Where thumbs up/down go.")
+    reports_dir: Path = Field(
+        REPO_ROOT / "reports",
+        description="Where `qa eval` writes eval-latest.json/.md/.png; the UI's evaluation page reads them.",
+    )
     log_level: str = Field("WARNING", description="Logging level of the `qa` command.")
 
 
