@@ -10,7 +10,7 @@ import pytest
 
 from qa.settings import Settings
 
-from seed import SEED_CORPUS, SHARED_DIR
+from tests.seed import SEED_CORPUS, SHARED_DIR
 
 
 def pytest_collection_modifyitems(config, items):
