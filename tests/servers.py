@@ -8,6 +8,7 @@ teardown; a server that fails to start raises ``ServerStartError`` with its log.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import shutil
@@ -152,6 +153,7 @@ def start_process_and_wait(
             env=child_env,
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
     server = ServerProcess(process=process, url=url, log_path=log_path)
 
@@ -178,6 +180,14 @@ def start_process_and_wait(
                 )
             )
         time.sleep(_POLL_INTERVAL)
+
+
+def _die_with_parent() -> None:
+    # Runs in the child before exec. The child has its own session, so a killed pytest
+    # (CI time-out, Ctrl-C twice) would leave it holding its port and data directory;
+    # PR_SET_PDEATHSIG has the kernel SIGTERM it when its parent dies.
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> int | None:
