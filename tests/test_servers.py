@@ -94,13 +94,24 @@ def test_llama_server_streams_a_chat_completion_through_langchain(llama_server):
         api_key="none",
         model=llama_server.model,
         temperature=0,
-        max_tokens=24,
+        extra_body={"max_tokens": 16},
     )
 
     chunks = [chunk.content for chunk in chat.stream("Name one colour of the sky.")]
 
-    assert len(chunks) > 1
+    assert len([text for text in chunks if text]) > 1
     assert "".join(chunks).strip()
+
+
+@pytest.mark.llm
+@pytest.mark.timeout(300)
+def test_llama_server_chat_model_stops_at_max_tokens(llama_server):
+    chat = llama_server.chat_model(max_tokens=5)
+
+    reply = chat.invoke("Write a long story about a dragon.")
+
+    assert reply.response_metadata["finish_reason"] == "length"
+    assert reply.usage_metadata["output_tokens"] == 5
 
 
 @pytest.mark.browser
