@@ -1,7 +1,8 @@
 """Pytest plugin that runs the real external programs the tests drive: a Chroma server,
 llama.cpp's OpenAI-compatible server with SmolLM2, and Debian's headless Chromium.
 
-Load it with ``pytest_plugins = ["tests.servers"]`` in tests/conftest.py. Every server
+Load it with ``pytest_plugins = ["tests.servers"]`` in tests/conftest.py (the repository
+root must be importable: `python -m pytest`, or PYTHONPATH=. as the Makefile sets). Every server
 listens on a free loopback port, is waited for with a bounded wait, and is stopped at
 teardown; a server that fails to start raises ``ServerStartError`` with its log.
 """
@@ -74,6 +75,8 @@ class ServerStartError(RuntimeError):
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Registered here too so that --strict-markers accepts them wherever the plugin is used.
+    config.addinivalue_line("markers", "server: starts a real `chroma run` server")
     config.addinivalue_line(
         "markers", "llm: needs llama-cpp-python and the SmolLM2 GGUF (make test-llm)"
     )

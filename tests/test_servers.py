@@ -8,7 +8,13 @@ import time
 
 import pytest
 
-from tests.servers import (
+# tests/conftest.py should load the plugin for every test; naming it here too keeps this
+# module runnable on its own (pytest imports a plugin once; registering it for assertion
+# rewriting before the import below avoids pytest's "already imported" warning).
+pytest.register_assert_rewrite("tests.servers")
+pytest_plugins = ["tests.servers"]
+
+from tests.servers import (  # noqa: E402
     ServerStartError,
     free_port,
     smollm2_gguf_path,
@@ -61,6 +67,7 @@ def test_start_process_and_wait_stops_a_server_that_never_answers(tmp_path):
     assert time.monotonic() - started < 15
 
 
+@pytest.mark.server
 def test_chroma_server_keeps_its_data_across_a_restart(chroma_server):
     collection = chroma_server.client().create_collection("policies")
     collection.add(ids=["mica:1"], documents=["MiCA title III"], embeddings=[[0.1, 0.2, 0.3]])
