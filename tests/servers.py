@@ -157,7 +157,7 @@ def start_process_and_wait(
             env=child_env,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=_die_with_parent if _prctl is not None else None,
         )
     server = ServerProcess(process=process, url=url, log_path=log_path)
 
@@ -186,12 +186,17 @@ def start_process_and_wait(
         time.sleep(_POLL_INTERVAL)
 
 
+# Looked up once here: the child calls it between fork and exec, where loading a library
+# could deadlock on a lock another thread of pytest held at the fork.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
-    # Runs in the child before exec. The child has its own session, so a killed pytest
-    # (CI time-out, Ctrl-C twice) would leave it holding its port and data directory;
-    # PR_SET_PDEATHSIG has the kernel SIGTERM it when its parent dies.
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    # The child has its own session, so a killed pytest (CI time-out, a second Ctrl-C)
+    # would leave it holding its port and data directory; PR_SET_PDEATHSIG has the kernel
+    # SIGTERM it when its parent dies.
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> int | None:
