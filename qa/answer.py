@@ -49,7 +49,8 @@ _ALIASES = {"american": ("us", "u.s.", "united states", "america"), "british": (
 
 _WHEN = re.compile(r"^\W*(?:by |since |until |from )?when\b|\b(?:what|which) (?:date|day|month|year)\b", re.I)
 _WHO = re.compile(r"^\W*(?:who|whom)\b|\bwhich (?:person|people|judge|official|executive|founder)\b", re.I)
-# Two or more capitalised words in a row, not opening the sentence: "Justice Linda Chan", "Alex Mashinsky".
+# Two or more capitalised words in a row, "Justice Linda Chan", "Alex Mashinsky": a name, once a leading
+# function word ("In February") is dropped.
 _PROPER_NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+")
 _NOT_NAME_START = {"The", "In", "On", "At", "A", "An", "This", "That", "It", "For", "With", "As", "By", "From", "If",
                    "When", "While", "Although", "But", "And", "Its", "Their", "His", "Her"}
@@ -70,7 +71,7 @@ _TIME_TEXT = re.compile(r"\b\d{1,2}(?::\d\d)?\s*(?:a\.m\.|p\.m\.|am\b|pm\b)|\b(?
 _DURATION_TEXT = re.compile(r"\b(?:second|minute|hour|day|week|month|year)s?\b", re.I)
 _NUMBER_TEXT = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?"
                           r"|thousands?|millions?|billions?|half|third|quarter)\b", re.I)
-# A version such as "Policy Statement 2.0" or "Web 3" is a name, not a figure.
+# A version such as "Policy Statement 2.0" is part of a name, not a figure.
 _VERSION = re.compile(r"\b[A-Z][\w-]* \d+\.\d+\b")
 # How the sentences of the answer are chosen after the best one (see ExtractiveAnswerer._select).
 SELECT_GAIN = 0.3  # credit for the weighted share of question words a sentence adds to the answer

@@ -66,8 +66,8 @@ class QuestionResult:
             "citation_hit": self.citation_hit,
             "citation_precision": None if self.citation_precision is None else round(self.citation_precision, 4),
             "latency_ms": round(self.latency_ms, 1), "gold_titles": list(self.question.gold_titles),
-            "cited_titles": [c.title for c in self.answer.citations],
-            "retrieved_titles": [r["title"] for r in self.answer.retrieved[:RECALL_AT]],
+            "cited_titles": list(dict.fromkeys(c.title for c in self.answer.citations)),
+            "retrieved_titles": list(dict.fromkeys(r["title"] for r in self.answer.retrieved[:RECALL_AT])),
         }
 
 
