@@ -31,8 +31,11 @@ SUPPORT_OVERLAP = 0.7
 _GENERIC_TERMS = set(bm25_tokenize([
     "crypto cryptocurrency cryptocurrencies digital asset assets token tokens rule rules regulation regulations "
     "regulator regulators plan plans new say says said according report reported article articles also "
-    "government market markets policy policies industry sector country city"
+    "government market markets policy policies industry sector country city "
+    "what when where which who whom whose why how does did do is are was were will would can could"
 ], return_ids=False)[0])
+# The word a question asks about: "what price", "which exchange", "how many users".
+_FOCUS = re.compile(r"\b(?:what|which|whose|how many|how much)\s+(?:of\s+the\s+|the\s+|a\s+)?([a-z][\w-]+)", re.I)
 
 # Words that shape a question but name nothing a passage should contain.
 _QUESTION_WORDS = set(bm25_tokenize([
@@ -47,7 +50,9 @@ _NAME_STOPWORDS = {"i", "what", "which", "who", "when", "where", "why", "how", "
 _ALIASES = {"american": ("us", "u.s.", "united states", "america"), "british": ("uk", "u.k.", "britain"),
             "european": ("eu", "europe"), "chinese": ("china",), "japanese": ("japan",), "korean": ("korea",)}
 
-_WHEN = re.compile(r"^\W*(?:by |since |until |from )?when\b|\b(?:what|which) (?:date|day|month|year)\b", re.I)
+# "When ..." opening a question or a clause ("... issuers? and when does it start?"), not "... when it fails".
+_WHEN = re.compile(r"(?:^|[?.!:]\s*|\b(?:and|but|so)\s+)\W*(?:by |since |until |from )?when\b"
+                   r"|\b(?:what|which) (?:date|day|month|year)\b", re.I)
 _WHO = re.compile(r"^\W*(?:who|whom)\b|\bwhich (?:person|people|judge|official|executive|founder)\b", re.I)
 # Two or more capitalised words in a row, "Justice Linda Chan", "Alex Mashinsky": a name, once a leading
 # function word ("In February") is dropped.
@@ -71,6 +76,8 @@ _TIME_TEXT = re.compile(r"\b\d{1,2}(?::\d\d)?\s*(?:a\.m\.|p\.m\.|am\b|pm\b)|\b(?
 _DURATION_TEXT = re.compile(r"\b(?:second|minute|hour|day|week|month|year)s?\b", re.I)
 _NUMBER_TEXT = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?"
                           r"|thousands?|millions?|billions?|half|third|quarter)\b", re.I)
+_PRICE = re.compile(r"\b(price|priced|cost|costs|worth|valued?|how much)\b", re.I)
+_MONEY_TEXT = re.compile(r"[$€£¥₩]\s?\d|\d\s?(USD|USDT|won|dollars?|euros?)\b", re.I)
 # A version such as "Policy Statement 2.0" is part of a name, not a figure.
 _VERSION = re.compile(r"\b[A-Z][\w-]* \d+\.\d+\b")
 # How the sentences of the answer are chosen after the best one (see ExtractiveAnswerer._select).
@@ -238,11 +245,12 @@ class ExtractiveAnswerer:
         q_terms = question_terms(question)
         weights = _term_weights(q_terms, units)
         wants = _wanted(question)
+        focus = content_terms(" ".join(m.group(1) for m in _FOCUS.finditer(question)))
         for unit, similarity in zip(units, similarities):
             unit.similarity = float(similarity)
             unit.coverage = _coverage(q_terms & unit.context, weights)
             unit.score = (0.5 * unit.similarity + 0.4 * unit.coverage + 0.03 / (1 + unit.hit_rank)
-                          + _type_bonus(wants, unit, question))
+                          + _type_bonus(wants, focus, unit, question))
         ranked = sorted(units, key=lambda u: -u.score)
         chosen = self._select(ranked, units, q_terms, weights)
         evidence = self._evidence(question, chosen, units, q_terms, weights, wants)
@@ -372,13 +380,18 @@ def _wanted(question: str) -> set[str]:
         wants.add("duration")
     if _HOW_MANY.search(question):
         wants.add("number")
+    if _PRICE.search(question):
+        wants.add("money")
     if _LIST.search(question) or _PLURAL_ASK.search(question):
         wants.add("list")
     return wants
 
 
-def _type_bonus(wants: set[str], unit: _Unit, question: str = "") -> float:
-    bonus = 0.0
+def _type_bonus(wants: set[str], focus: set[str], unit: _Unit, question: str) -> float:
+    """Credit for holding what the question asks for: its focus word ("what price"), a date, a figure, ..."""
+    bonus = 0.06 if focus & unit.terms else 0.0
+    if "money" in wants and _MONEY_TEXT.search(unit.text):
+        bonus += 0.08
     if "person" in wants and new_names(unit.text, question):
         bonus += 0.12
     if "date" in wants and _DATE_TEXT.search(unit.text):
@@ -454,7 +467,8 @@ def render_answer(sentences: Sequence[AnswerSentence]) -> str:
             parts.append(f"\n{text}\n{markers}\n" if markers else f"\n{text}\n")
         else:
             parts.append(f"{text} {markers}".strip())
-    return re.sub(r"\n{3,}", "\n\n", " ".join(parts)).strip().replace("\n ", "\n")
+    text = re.sub(r"[ \t]*\n[ \t]*", "\n", " ".join(parts))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def _word_count(text: str) -> int:

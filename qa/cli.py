@@ -125,12 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.errors import QAError
     from qa.settings import load_settings
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "chromadb", "bm25s", "sentence_transformers", "transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = load_settings()
+        logging.basicConfig(level=logging.INFO if args.verbose else settings.log_level.upper(),
+                            format="%(levelname)s %(name)s: %(message)s")
+        for noisy in ("httpx", "chromadb", "bm25s", "sentence_transformers", "transformers"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         return args.func(args, settings)
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)

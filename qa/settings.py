@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, description="Chroma server port.")
     feedback_path: Path = Field(REPO_ROOT / "feedback" / "feedback.jsonl", description="Where thumbs up/down go.")
     reports_dir: Path = Field(
-        REPO_ROOT / "reports", description="Where `qa eval` writes its reports (eval-latest.*, retrieval-latest.*)."
+        REPO_ROOT / "reports",
+        description="Where `qa eval` writes eval-latest.json/.md/.png; the UI's evaluation page reads them.",
     )
     log_level: str = Field("WARNING", description="Logging level of the `qa` command.")
 
