@@ -81,7 +81,7 @@ _MONEY_TEXT = re.compile(r"[$€£¥₩]\s?\d|\d\s?(USD|USDT|won|dollars?|euros?
 # A version such as "Policy Statement 2.0" is part of a name, not a figure.
 _VERSION = re.compile(r"\b[A-Z][\w-]* \d+\.\d+\b")
 # How the sentences of the answer are chosen after the best one (see ExtractiveAnswerer._select).
-SELECT_GAIN = 0.3  # credit for the weighted share of question words a sentence adds to the answer
+SELECT_GAIN = 0.5  # credit for the weighted share of question words a sentence adds to the answer
 SELECT_FOLLOWS = 0.08  # credit for the sentence right after a chosen one
 SELECT_MARGIN = 0.1  # a further sentence must score within this of the best one, credits included
 
@@ -290,7 +290,7 @@ class ExtractiveAnswerer:
             for unit in ranked[1:]:
                 if unit in chosen or words + _word_count(unit.text) > MAX_WORDS:
                     continue
-                gain = _coverage((unit.terms & q_terms) - covered, weights)
+                gain = _coverage((unit.context & q_terms) - covered, weights)
                 follows = any(a == unit.hit.chunk.article_id and 0 <= unit.position[1] - end <= 2
                               for a, end in ends)
                 candidates.append((unit.score + SELECT_GAIN * gain + (SELECT_FOLLOWS if follows else 0.0), unit))

@@ -58,12 +58,17 @@ class BeirIndex:
         self._root = Path(tempfile.mkdtemp(prefix="qa-beir-"))
         self.settings = settings.model_copy(update={"corpus_dir": self._root / "corpus",
                                                     "index_dir": self._root / "index"})
-        write_beir_corpus(corpus, self.settings.corpus_dir)
-        self.embedder = embedder or Embedder(self.settings)
-        started = time.perf_counter()
-        self.report: ReindexReport = reindex(self.settings, full=True, embedder=self.embedder, progress=progress)
-        self.index_seconds = time.perf_counter() - started
-        self.reader = IndexReader(self.settings).refresh()
+        self.reader = IndexReader(self.settings)
+        try:
+            write_beir_corpus(corpus, self.settings.corpus_dir)
+            self.embedder = embedder or Embedder(self.settings)
+            started = time.perf_counter()
+            self.report: ReindexReport = reindex(self.settings, full=True, embedder=self.embedder, progress=progress)
+            self.index_seconds = time.perf_counter() - started
+            self.reader.refresh()
+        except BaseException:
+            self.close()
+            raise
 
     def retriever(self, **setting_overrides) -> Retriever:
         """A retriever over this index; keyword arguments override settings (e.g. `rrf_k=20`)."""

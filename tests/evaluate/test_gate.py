@@ -1,8 +1,8 @@
 """The regression gate: the development questions through the seed index, and SciFact retrieval.
 
-Thresholds sit one question below what the current code measures (76 questions: 0.875 answer accuracy,
-1.0 recall@5, 0.984 citation accuracy, 1.0 abstention, 0.016 false abstention), and never below the
-issue's floor (0.85, 0.95, 0.9, 0.85, 0.1). See docs/evaluation.md.
+Thresholds sit about one question below what the current code measures (64 answerable and 12 unanswerable
+questions: 0.906 answer accuracy, 1.0 recall@5, 1.0 citation accuracy, 1.0 abstention, 0.016 false
+abstention), and never below the issue's floor (0.85, 0.95, 0.9, 0.85, 0.1). See docs/evaluation.md.
 """
 import re
 
@@ -14,9 +14,9 @@ from qa.settings import REPO_ROOT
 
 DEV_SET = REPO_ROOT / "tests/eval/seed_questions.jsonl"
 GATE = {
-    "answer_accuracy": 0.85,
+    "answer_accuracy": 0.89,
     "recall@5": 0.98,
-    "citation_accuracy": 0.95,
+    "citation_accuracy": 0.98,
     "abstention_rate": 0.9,
 }
 MAX_FALSE_ABSTENTION = 0.05
