@@ -36,3 +36,11 @@ test: install
 
 clean:
 	rm -rf index .cache .pytest_cache
+
+# Answer quality on the development questions (reports/eval-latest.*), and retrieval on SciFact's test split.
+.PHONY: eval eval-retrieval
+eval: reindex
+	$(BIN)/qa eval qa --dataset tests/eval/seed_questions.jsonl
+
+eval-retrieval: install
+	$(BIN)/qa eval retrieval --beir ../shared/datasets/scifact --split test

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible server.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
     abstain_threshold: float = Field(
-        0.42, description="Extractive answers abstain below this evidence score (calibrated on tests/eval)."
+        0.32, description="Extractive answers abstain below this evidence score (calibrated on tests/eval)."
     )
     chroma_host: str | None = Field(None, description="Chroma server host; unset means the embedded store.")
     chroma_port: int = Field(8000, description="Chroma server port.")
