@@ -145,7 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             fields = "; ".join(f"QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
             print(f"error: invalid setting: {fields}", file=sys.stderr)
             return EXIT_ERROR
-        raise
+        # A bug: show where, and keep exit status 1 for "some files failed" (Python exits 1 on a traceback).
+        import traceback
+
+        traceback.print_exc()
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -42,11 +42,15 @@ Last question: {question}
 Standalone question:"""
 
 
+# Any spelling of a passage tag inside an article ("</PASSAGE>", "< /passage>") could end its passage early.
+_PASSAGE_TAG = re.compile(r"<(\s*/?\s*passage)", re.I)
+
+
 def format_passages(hits: Sequence[Hit]) -> str:
     """Numbered passages, delimited so that the model reads them as data; markup inside is neutralised."""
     blocks = []
     for n, hit in enumerate(hits, start=1):
-        text = hit.chunk.text.replace("<passage", "‹passage").replace("</passage", "‹/passage")
+        text = _PASSAGE_TAG.sub(r"‹\1", hit.chunk.text)
         blocks.append(PASSAGE_TEMPLATE.format(n=n, title=_attr(hit.chunk.title), published=_attr(hit.chunk.published or "unknown"), text=text))
     return "\n\n".join(blocks)
 
@@ -130,10 +134,12 @@ class GenerativeAnswerer:
 
     def finish(self, question: str, hits: Sequence[Hit], raw: str, started: float) -> Answer:
         """Checks the model's text: drops markers that point nowhere, attributes sentences, flags the rest."""
-        if not raw or not re.search(r"\w", raw):
+        if not re.search(r"\w", re.sub(r"\[\d+\]", "", raw or "")):  # nothing but markers is empty too
             raise LLMError(f"the LLM ({self.mode}) returned an empty answer; the retrieved passages are shown instead")
         abstained = ABSTAIN_MESSAGE.lower().rstrip(".") in raw.lower()
-        text = re.sub(r"\[(\d+)\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", raw)
+        # A marker that points nowhere goes, with the space before it; the length check keeps int() cheap.
+        text = re.sub(r"\s*\[(\d+)\]",
+                      lambda m: m.group(0) if len(m.group(1)) <= 3 and 1 <= int(m.group(1)) <= len(hits) else "", raw)
         sentences = [text[a:b] for a, b in split_sentences(text)]
         bare = [re.sub(r"\s*\[\d+\]", "", s).strip() for s in sentences]
         check = check_support(self.embedder, bare, [h.chunk.text for h in hits])

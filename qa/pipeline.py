@@ -39,15 +39,24 @@ def clean_question(question: str) -> tuple[str, str | None]:
     """The question without control characters, shortened if huge; a notice says what was changed."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+    # Control characters separate words; invisible format characters (zero-width spaces, direction marks,
+    # lone surrogates from undecodable input) are dropped, as they often sit inside words copied from the web.
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else "" if unicodedata.category(ch)[0] == "C" else ch
+                   for ch in question)
     text = " ".join(text.split())
-    if not text or not re.search(r"\w", text):
+    if not text:
         raise QuestionError("the question is empty; type a question about digital-asset policy")
-    notice = None
+    if not re.search(r"\w", text):
+        raise QuestionError("the question has no words; type a question about digital-asset policy")
+    notices = []
     if len(text) > MAX_QUESTION_CHARS:
         text = text[:MAX_QUESTION_CHARS].rsplit(" ", 1)[0]
-        notice = f"the question was {len(question):,} characters long; only its first {len(text):,} were used"
-    return text, notice
+        notices.append(f"the question was {len(question):,} characters long; only its first {len(text):,} were used")
+    letters = [ch for ch in text if ch.isalpha()]
+    if sum("LATIN" not in unicodedata.name(ch, "") for ch in letters) > len(letters) / 2:
+        notices.append("the embedding model and the articles are in English, so questions in other languages "
+                       "are matched poorly; ask in English for better answers")
+    return text, "; ".join(notices) or None
 
 
 def is_follow_up(question: str) -> bool:

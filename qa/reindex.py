@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -67,14 +68,17 @@ def reindex_lock(index_dir: Path, wait: bool = False) -> Iterator[None]:
     fh = open(path, "a+")
     try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
-            raise ReindexBusyError(
-                f"another reindex (pid {holder}) is running on {index_dir}; wait for it to finish, "
-                "or run `qa reindex --wait`"
-            ) from None
+            if not wait:
+                raise ReindexBusyError(
+                    f"another reindex (pid {holder}) is running on {index_dir}; wait for it to finish, "
+                    "or run `qa reindex --wait`"
+                ) from None
+            logger.warning("waiting for another reindex (pid %s) on %s to finish", holder, index_dir)
+            fcntl.flock(fh, fcntl.LOCK_EX)
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -95,7 +99,9 @@ def reindex(
 ) -> ReindexReport:
     """Indexes the corpus folder into the index folder; returns the counts of what changed."""
     started = time.perf_counter()
+    pause = _TestPause(settings.test_pause_at)
     with reindex_lock(settings.index_dir, wait=wait):
+        store.remove_stale_generations(settings.index_dir)  # what a reindex killed earlier left behind
         loaded = load_corpus(settings.corpus_dir)
         report = ReindexReport(problems=loaded.problems, failed=len(loaded.failed))
         embedder = embedder or Embedder(settings)
@@ -142,7 +148,7 @@ def reindex(
         try:
             chunks = _write_generation(
                 settings, embedder, folder, current if incremental else None, old_articles,
-                loaded.articles, added + updated, removed, progress, show_progress,
+                loaded.articles, added + updated, removed, progress, show_progress, pause,
             )
             manifest = {
                 "format": 1,
@@ -157,7 +163,7 @@ def reindex(
                 "counts": {"articles": len(loaded.articles), "chunks": len(chunks)},
                 "problems": [str(p) for p in loaded.problems],
             }
-            generation = store.publish_generation(settings.index_dir, folder, manifest)
+            generation = store.publish_generation(settings.index_dir, folder, manifest, pause=pause)
         except BaseException:
             import shutil
 
@@ -178,7 +184,7 @@ def _chunk_ids_by_article(chunks: list[Chunk]) -> dict[str, list[str]]:
 
 
 def _write_generation(settings, embedder, folder, current, old_articles, articles, changed, removed,
-                      progress, show_progress) -> list[Chunk]:
+                      progress, show_progress, pause) -> list[Chunk]:
     chroma_dir = folder / "chroma"
     if current is not None:
         store.copy_chroma(current.folder / "chroma", chroma_dir)
@@ -193,7 +199,7 @@ def _write_generation(settings, embedder, folder, current, old_articles, article
 
         chunker = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences)
         new_chunks = [c for group in chunker.chunk_many(changed) for c in group]
-        _embed_and_add(embedder, collection, new_chunks, batch_limit, progress, show_progress)
+        _embed_and_add(embedder, collection, new_chunks, batch_limit, progress, show_progress, pause)
 
         kept = {}
         if current is not None:
@@ -211,7 +217,7 @@ def _write_generation(settings, embedder, folder, current, old_articles, article
     if progress:
         progress("bm25", 0, 1)
     store.write_chunk_table(folder, chunks)
-    store.build_bm25([c.embedding_text for c in chunks], folder / "bm25")
+    store.build_bm25([c.embedding_text for c in chunks], folder / "bm25", pause=pause)
     if progress:
         progress("bm25", 1, 1)
     return chunks
@@ -224,9 +230,13 @@ def _group(chunks: list[Chunk]) -> dict[str, list[Chunk]]:
     return out
 
 
-def _embed_and_add(embedder, collection, chunks, batch_limit, progress, show_progress) -> None:
+def _embed_and_add(embedder, collection, chunks, batch_limit, progress, show_progress, pause) -> None:
     """Embeds batch after batch while the previous batch is written to Chroma in a second thread."""
     from tqdm import tqdm
+
+    def add(**batch):
+        collection.add(**batch)
+        pause("chroma")
 
     bar = tqdm(total=len(chunks), desc="Embedding chunks", unit="chunk", disable=not show_progress)
     step = min(EMBED_BATCH, batch_limit)
@@ -235,10 +245,11 @@ def _embed_and_add(embedder, collection, chunks, batch_limit, progress, show_pro
         for i in range(0, len(chunks), step):
             batch = chunks[i:i + step]
             vectors = embedder.encode([c.embedding_text for c in batch])
+            pause("embed")
             if pending is not None:
                 pending.result()
             pending = writer.submit(
-                collection.add,
+                add,
                 ids=[c.chunk_id for c in batch],
                 embeddings=vectors,
                 documents=[c.text for c in batch],
@@ -250,3 +261,18 @@ def _embed_and_add(embedder, collection, chunks, batch_limit, progress, show_pro
         if pending is not None:
             pending.result()
     bar.close()
+
+
+class _TestPause:
+    """The test hook of `Settings.test_pause_at`: at that point (the first time only) the reindex says so on
+    stderr and waits for a line on stdin, so that a test can `kill -9` it there or let it go on."""
+
+    def __init__(self, point: str | None):
+        self.point = point
+
+    def __call__(self, point: str) -> None:
+        if point != self.point:
+            return
+        self.point = None
+        print(f"qa reindex: paused at {point} (pid {os.getpid()}, QA_TEST_PAUSE_AT)", file=sys.stderr, flush=True)
+        sys.stdin.readline()

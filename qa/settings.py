@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         description="Where `qa eval` writes eval-latest.json/.md/.png; the UI's evaluation page reads them.",
     )
     log_level: str = Field("WARNING", description="Logging level of the `qa` command.")
+    test_pause_at: Literal["embed", "chroma", "bm25", "publish"] | None = Field(
+        None,
+        description="For tests only: `qa reindex` stops at this point (after the first embedded batch, after the "
+                    "first Chroma write, inside the BM25 write, just before the switch to the new index), says so "
+                    "on stderr and waits for a line on stdin, so that a test can kill or release it there.",
+    )
 
 
 def load_settings(**overrides) -> Settings:
