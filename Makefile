@@ -36,3 +36,8 @@ test: install
 
 clean:
 	rm -rf index .cache .pytest_cache
+
+# A local Chroma server for server mode: run it, then set QA_CHROMA_HOST=127.0.0.1 (and QA_CHROMA_PORT).
+CHROMA_PORT ?= 8000
+chroma: install
+	$(BIN)/chroma run --path index/chroma-server --host 127.0.0.1 --port $(CHROMA_PORT)
