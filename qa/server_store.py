@@ -218,6 +218,7 @@ class ServerIndexReader(IndexReader):
         self.collection = self.server.chunks()
         self.manifest = self.server.manifest() or {}
         self._facets = None
+        self._columns = None  # filter columns derived from the chunks, if the reader keeps any
         after = self.server.header()
         self._unsettled = header["dirty"] or after is None or after["version"] != header["version"] or after["dirty"]
         self.version = header["version"]
