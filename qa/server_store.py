@@ -3,7 +3,7 @@ into the server's collection in place, and each app instance rebuilds its chunk 
 
 Generation folders cannot be copied on a server, so consistency comes from a version instead: the reindex
 marks the index as being written, changes the chunks (deterministic ids: stale ones deleted, new ones
-upserted), then publishes the manifest and a new version. An `ServerIndexReader` rereads every chunk
+upserted), then publishes the manifest and a new version. A `ServerIndexReader` rereads every chunk
 whenever the version differs from the one it loaded, so its BM25 always holds the chunks Chroma holds.
 """
 from __future__ import annotations
