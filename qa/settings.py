@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, description="Model name for the LLM server, or GGUF path for `llamacpp`.")
     llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible server.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
+    llm_max_tokens: int = Field(256, ge=16, description="Most tokens an LLM answer may have.")
     abstain_threshold: float = Field(
         0.32, description="Extractive answers abstain below this evidence score (calibrated on tests/eval)."
     )
