@@ -213,7 +213,7 @@ def decode_text(data: bytes) -> str:
     """Text of a file in UTF-8, UTF-16 (with BOM) or a legacy single-byte encoding; rejects binary data."""
     for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if data.startswith(bom):
-            return _clean(data.decode(encoding, errors="replace"))
+            return _clean(data.decode(encoding, errors="replace").lstrip("\ufeff"))
     if b"\x00" in data[:8192]:
         raise UnreadableFile("binary file, not text; convert it to .txt, .md, .html or .pdf")
     try:

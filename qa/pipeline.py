@@ -15,7 +15,7 @@ from qa.answer import Answer, ExtractiveAnswerer, retrieved_summary
 from qa.embed import Embedder
 from qa.errors import LLMError, QuestionError
 from qa.reindex import ProgressCallback, ReindexReport, reindex
-from qa.retrieve import Filters, IndexReader, Retriever
+from qa.retrieve import Filters, Retriever, open_index_reader
 from qa.settings import Settings
 from qa import store
 
@@ -69,7 +69,7 @@ class Pipeline:
     def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self.embedder = embedder or Embedder(settings)
-        self.reader = IndexReader(settings)
+        self.reader = open_index_reader(settings)
         self.retriever = Retriever(settings, self.embedder, self.reader)
         self.extractive = ExtractiveAnswerer(self.embedder, settings.abstain_threshold)
         self._generative: dict[str, object] = {}
@@ -145,12 +145,12 @@ class Pipeline:
         return report
 
     def status(self) -> IndexStatus:
-        generation = store.current_generation(self.settings.index_dir)
-        if generation is None:
+        current = store.current_manifest(self.settings)
+        if current is None:
             return IndexStatus(0, 0, None, None, [])
-        manifest = generation.manifest()
+        name, manifest = current
         return IndexStatus(
             articles=manifest["counts"]["articles"], chunks=manifest["counts"]["chunks"],
-            last_reindex=manifest.get("created"), generation=generation.folder.name,
+            last_reindex=manifest.get("created"), generation=name,
             problems=manifest.get("problems", []),
         )

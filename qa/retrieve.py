@@ -179,13 +179,22 @@ class IndexReader:
         return self._index.filter_mask(filters) if self._index else None
 
 
+def open_index_reader(settings: Settings) -> IndexReader:
+    """The reader for the configured store: generation folders, or the Chroma server at `QA_CHROMA_HOST`."""
+    if settings.chroma_host:
+        from qa.server_store import ServerIndexReader
+
+        return ServerIndexReader(settings)
+    return IndexReader(settings)
+
+
 class Retriever:
     """Hybrid retrieval over the index in use."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, reader: IndexReader | None = None):
         self.settings = settings
         self.embedder = embedder or Embedder(settings)
-        self.reader = reader or IndexReader(settings)
+        self.reader = reader or open_index_reader(settings)
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None, mode: Mode = "hybrid",
                candidates: int | None = None) -> SearchResult:

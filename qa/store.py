@@ -90,12 +90,25 @@ def build_bm25(texts: Sequence[str], folder: Path, pause: Callable[[str], None] 
 class BM25Index:
     """BM25 scores of every chunk of a generation, in the generation's chunk order."""
 
-    def __init__(self, folder: Path, size: int):
+    def __init__(self, folder: Path | None, size: int, retriever=None):
         import bm25s
 
         self.size = size
-        self._retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False) if size else None
+        if retriever is None and size:
+            retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
+        self._retriever = retriever
         self._vocab = self._retriever.vocab_dict if self._retriever is not None else {}
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str]) -> "BM25Index":
+        """Built in memory, as the server mode does from the chunks it reads back from Chroma."""
+        import bm25s
+
+        if not texts:
+            return cls(None, 0)
+        retriever = bm25s.BM25()
+        retriever.index(bm25_tokenize(texts), show_progress=False)
+        return cls(None, len(texts), retriever)
 
     def scores(self, query: str) -> np.ndarray:
         if self._retriever is None:
@@ -135,6 +148,16 @@ def current_generation(index_dir: Path) -> Generation | None:
     if not (folder / "manifest.json").exists():
         return None
     return Generation(folder)
+
+
+def current_manifest(settings) -> tuple[str, dict] | None:
+    """(name, manifest) of the index in use: the current generation, or the Chroma server's index."""
+    if settings.chroma_host:
+        from qa.server_store import ServerStore
+
+        return ServerStore(settings).current_manifest()
+    generation = current_generation(settings.index_dir)
+    return (generation.folder.name, generation.manifest()) if generation else None
 
 
 def require_generation(index_dir: Path) -> Generation:
