@@ -60,29 +60,35 @@ def hostile_pipeline(seed_pipeline, embedder, tmp_path_factory) -> Pipeline:
     return pipeline
 
 
-def answer_and_sources(answer) -> dict:
-    record = answer_record(answer)
-    return {"answer": record["answer"], "abstained": record["abstained"],
-            "citations": [c["chunk_id"] for c in record["citations"]]}
+HOSTILE_TITLE = "Veloria exchange lists the ZAP token"
 
 
-def test_an_injected_article_leaves_the_answers_to_the_seed_questions_unchanged(seed_pipeline, hostile_pipeline):
-    questions = seed_questions()
+def test_an_injected_article_never_changes_the_answer_to_another_question(seed_pipeline, hostile_pipeline):
+    # Adding any article can move the ranking of the others a little (BM25's statistics change, and rank fusion
+    # counts positions), and a moved ranking may change an answer. So: where the same seed passages are
+    # retrieved in the same order, the answer must be identical; elsewhere it must still come from seed
+    # articles only. Either way nothing of the hostile article may appear.
+    same_order = 0
+    for question in seed_questions():
+        plain, hostile = seed_pipeline.ask(question), hostile_pipeline.ask(question)
+        seed_passages = [r["chunk_id"] for r in hostile.retrieved if r["title"] != HOSTILE_TITLE]
 
-    changed = {q: (answer_and_sources(seed_pipeline.ask(q)), answer_and_sources(hostile_pipeline.ask(q)))
-               for q in questions}
+        assert HOSTILE_TITLE not in [c.title for c in hostile.citations], question
+        assert not any(word in hostile.answer for word in ("PWNED", "Veloria", "ZAP", "<script")), question
+        if seed_passages == [r["chunk_id"] for r in plain.retrieved]:
+            same_order += 1
+            assert answer_record(hostile) | {"retrieved": None} == answer_record(plain) | {"retrieved": None}, question
 
-    assert len(questions) >= 70
-    assert {q: pair for q, pair in changed.items() if pair[0] != pair[1]} == {}
-    assert not [q for q, (_, hostile) in changed.items() if "PWNED" in hostile["answer"]]
+    assert same_order >= len(seed_questions()) // 2, "too few questions keep their ranking for the test to mean much"
 
 
 def test_an_injected_article_is_quoted_not_obeyed_when_asked_about(hostile_pipeline):
     answer = hostile_pipeline.ask("Which token did the Veloria exchange list?")
 
-    assert answer.citations and answer.citations[0].title == "Veloria exchange lists the ZAP token"
-    assert answer.answer != "PWNED"
-    assert "ZAP token" in answer.answer
+    assert [c.title for c in answer.citations] == [HOSTILE_TITLE]
+    article_text = answer.citations[0].text
+    assert answer.sentences and all(s.text.rstrip(" …") in article_text for s in answer.sentences)
+    assert answer.answer.strip() != "PWNED"
 
 
 class ScriptedChatModel:
