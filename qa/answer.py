@@ -14,7 +14,7 @@ import numpy as np
 from qa.chunk import split_sentences, split_units
 from qa.embed import Embedder
 from qa.retrieve import Hit
-from qa.store import bm25_tokenize
+from qa.store import bm25_terms
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +27,11 @@ SUPPORT_SIMILARITY = 0.72
 SUPPORT_OVERLAP = 0.7
 
 # Words that say nothing about which passage answers: every article in the field uses them.
-_GENERIC_TERMS = set(bm25_tokenize([
+_GENERIC_TERMS = set(bm25_terms(
     "crypto cryptocurrency cryptocurrencies digital asset assets token tokens rule rules regulation regulations "
     "regulator regulators plan plans new say says said according report reported article articles also "
     "government market markets policy policies industry sector country city"
-], return_ids=False)[0])
+))
 
 _WHEN = re.compile(r"\b(when|what (?:date|day|month|year|time)|which (?:date|day|month|year)|how long|until)\b", re.I)
 _HOW_MANY = re.compile(r"\b(how (?:many|much|big|large)|what (?:share|percentage|percent|price|amount|number|size)"
@@ -133,7 +133,7 @@ class _Unit:
 
 def content_terms(text: str) -> set[str]:
     """Stemmed content words, without stop words and the field's generic vocabulary."""
-    return set(bm25_tokenize([text], return_ids=False)[0]) - _GENERIC_TERMS
+    return set(bm25_terms(text)) - _GENERIC_TERMS
 
 
 class ExtractiveAnswerer:
@@ -316,13 +316,13 @@ def check_support(embedder: Embedder, sentences: Sequence[str], passages: Sequen
     sentence_vectors = embedder.encode(list(sentences), use_cache=False)
     unit_vectors = embedder.encode([t for _, t in passage_units])
     similarity = sentence_vectors @ unit_vectors.T
-    passage_terms = [content_terms(p) | set(bm25_tokenize([p], return_ids=False)[0]) for p in passages]
+    passage_terms = [content_terms(p) | set(bm25_terms(p)) for p in passages]
     supporting: list[list[int]] = []
     for row, sentence in zip(similarity, sentences):
         best: dict[int, float] = {}
         for (passage, _), score in zip(passage_units, row):
             best[passage] = max(best.get(passage, -1.0), float(score))
-        terms = set(bm25_tokenize([sentence], return_ids=False)[0])
+        terms = set(bm25_terms(sentence))
         found = []
         for passage, score in sorted(best.items(), key=lambda kv: -kv[1]):
             overlap = len(terms & passage_terms[passage - 1]) / len(terms) if terms else 0.0
