@@ -101,6 +101,7 @@ def run_all(sizes: Sizes, backend: str, workdir: Path, model_cache: Path) -> tup
     queries = {
         n: run_child("query_latency", [
             "--index-dir", d, "--model-cache", model_cache, "--scratch", workdir / f"query-{n}",
+            "--embedding-cache", workdir / "reindex-caches" / f"cache-{sizes.repeats - 1}" / "embeddings.sqlite",
             "--backend", backend, "--questions", sizes.questions,
         ], workdir / f"query_latency_{n}.json")
         for n, d in scale_dirs.items()

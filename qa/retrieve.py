@@ -4,6 +4,7 @@ with filters on source, category, jurisdiction and date; also offered as a LangC
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -94,70 +95,26 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-class IndexReader:
-    """The index generation in use, reopened automatically after a reindex publishes a new one."""
+@dataclass(frozen=True)
+class OpenIndex:
+    """One opened generation. A search uses one of these from start to end, so that a reopen by another
+    thread cannot mix the chunk positions of two generations."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._generation: store.Generation | None = None
-        self._checked_at = 0.0
-        self.chunks: list[Chunk] = []
-        self.positions: dict[str, int] = {}
-        self.bm25: store.BM25Index | None = None
-        self.collection = None
-        self._client = None
-        self.manifest: dict = {}
-
-    def refresh(self) -> "IndexReader":
-        """Opens the current generation if it changed since the last look (a cheap file read)."""
-        generation = store.require_generation(self.settings.index_dir)
-        if self._generation is not None and generation.folder == self._generation.folder:
-            return self
-        with self._lock:
-            if self._generation is None or generation.folder != self._generation.folder:
-                self._open(generation)
-        return self
-
-    def _open(self, generation: store.Generation) -> None:
-        started = time.perf_counter()
-        chunks = generation.read_chunks()
-        bm25 = store.BM25Index(generation.folder / "bm25", len(chunks))
-        client = store.open_persistent_client(generation.folder / "chroma")
-        collection = store.get_collection(client)
-        self.manifest = generation.manifest()
-        self.chunks = chunks
-        self.positions = {c.chunk_id: i for i, c in enumerate(chunks)}
-        self.bm25 = bm25
-        self.collection = collection
-        self._client = client
-        self._generation = generation
-        self._facets = None
-        self._columns = None
-        logger.info("opened index %s (%d chunks) in %.0f ms", generation.folder.name, len(chunks),
-                    (time.perf_counter() - started) * 1000)
-
-    @property
-    def generation_name(self) -> str | None:
-        return self._generation.folder.name if self._generation else None
-
-    def facets(self) -> dict[str, list[str]]:
-        """Distinct sources, categories and jurisdictions of the index, for the UI's filters."""
-        if self._facets is None:
-            self._facets = {
-                "sources": sorted({c.source for c in self.chunks if c.source}),
-                "categories": sorted({c.category for c in self.chunks if c.category}),
-                "jurisdictions": sorted({j for c in self.chunks for j in c.jurisdictions}),
-            }
-        return self._facets
+    generation: store.Generation
+    chunks: list[Chunk]
+    positions: dict[str, int]
+    bm25: store.BM25Index
+    collection: Any
 
     def filter_mask(self, filters: Filters) -> np.ndarray | None:
         """Which chunks `filters` lets through (None: all), as `Filters.matches` decides chunk by chunk."""
         if filters.empty:
             return None
-        if self._columns is None:
-            self._columns = FilterColumns(self.chunks)
-        return self._columns.mask(filters)
+        return self.filter_columns.mask(filters)
+
+    @functools.cached_property
+    def filter_columns(self) -> "FilterColumns":
+        return FilterColumns(self.chunks)
 
 
 class FilterColumns:
@@ -202,19 +159,96 @@ def _codes(values) -> tuple[dict[str, int], np.ndarray]:
     return table, np.asarray(codes, dtype=np.int64)
 
 
+class IndexReader:
+    """The index generation in use, reopened automatically after a reindex publishes a new one."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._generation: store.Generation | None = None
+        self._checked_at = 0.0
+        self.chunks: list[Chunk] = []
+        self.positions: dict[str, int] = {}
+        self.bm25: store.BM25Index | None = None
+        self.collection = None
+        self._client = None
+        self._index: OpenIndex | None = None
+        self.manifest: dict = {}
+
+    def snapshot(self) -> OpenIndex:
+        """The current generation, opened (reopened first if a reindex published a new one)."""
+        self.refresh()
+        return self._index
+
+    def refresh(self) -> "IndexReader":
+        """Opens the current generation if it changed since the last look (a cheap file read)."""
+        generation = store.require_generation(self.settings.index_dir)
+        if self._generation is not None and generation.folder == self._generation.folder:
+            return self
+        with self._lock:
+            if self._generation is None or generation.folder != self._generation.folder:
+                self._open(generation)
+        return self
+
+    def _open(self, generation: store.Generation) -> None:
+        started = time.perf_counter()
+        chunks = generation.read_chunks()
+        bm25 = store.BM25Index(generation.folder / "bm25", len(chunks))
+        client = store.open_persistent_client(generation.folder / "chroma")
+        collection = store.get_collection(client)
+        index = OpenIndex(generation, chunks, {c.chunk_id: i for i, c in enumerate(chunks)}, bm25, collection)
+        self.manifest = generation.manifest()
+        self.chunks = chunks
+        self.positions = index.positions
+        self.bm25 = bm25
+        self.collection = collection
+        self._client = client
+        self._facets = None
+        self._index = index
+        self._generation = generation  # last: `refresh` compares it without the lock
+        logger.info("opened index %s (%d chunks) in %.0f ms", generation.folder.name, len(chunks),
+                    (time.perf_counter() - started) * 1000)
+
+    @property
+    def generation_name(self) -> str | None:
+        return self._generation.folder.name if self._generation else None
+
+    def facets(self) -> dict[str, list[str]]:
+        """Distinct sources, categories and jurisdictions of the index, for the UI's filters."""
+        if self._facets is None:
+            self._facets = {
+                "sources": sorted({c.source for c in self.chunks if c.source}),
+                "categories": sorted({c.category for c in self.chunks if c.category}),
+                "jurisdictions": sorted({j for c in self.chunks for j in c.jurisdictions}),
+            }
+        return self._facets
+
+    def filter_mask(self, filters: Filters) -> np.ndarray | None:
+        return self._index.filter_mask(filters) if self._index else None
+
+
+def open_index_reader(settings: Settings) -> IndexReader:
+    """The reader for the configured store: generation folders, or the Chroma server at `QA_CHROMA_HOST`."""
+    if settings.chroma_host:
+        from qa.server_store import ServerIndexReader
+
+        return ServerIndexReader(settings)
+    return IndexReader(settings)
+
+
 class Retriever:
     """Hybrid retrieval over the index in use."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, reader: IndexReader | None = None):
         self.settings = settings
         self.embedder = embedder or Embedder(settings)
-        self.reader = reader or IndexReader(settings)
+        self.reader = reader or open_index_reader(settings)
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None, mode: Mode = "hybrid",
                candidates: int | None = None) -> SearchResult:
         k = k or self.settings.top_k
         filters = filters or Filters()
-        reader = self.reader.refresh()
+        index = self.reader.snapshot()
         timings: dict[str, float] = {}
         pool = candidates or max(4 * k, 30)
         dense: list[tuple[int, float]] = []
@@ -225,19 +259,29 @@ class Retriever:
             vector = self.embedder.encode([query], use_cache=False)[0]
             timings["embed_query"] = _ms(t)
             t = time.perf_counter()
-            dense = self._dense(reader, vector, pool, filters)
+            try:
+                dense = self._dense(index, vector, pool, filters)
+            except Exception:
+                # Two reindexes published since `snapshot()` and deleted the generation it opened: use the new one.
+                fresh = self.reader.snapshot()
+                if fresh.generation.folder == index.generation.folder:
+                    raise
+                logger.info("index %s was replaced during a search; searching %s", index.generation.folder.name,
+                            fresh.generation.folder.name)
+                index = fresh
+                dense = self._dense(index, vector, pool, filters)
             timings["dense"] = _ms(t)
         if mode in ("hybrid", "bm25"):
             t = time.perf_counter()
-            lexical = self._bm25(reader, query, pool, filters)
+            lexical = self._bm25(index, query, pool, filters)
             timings["bm25"] = _ms(t)
         t = time.perf_counter()
-        hits = fuse(reader.chunks, dense, lexical, self.settings.rrf_k)[:k]
+        hits = fuse(index.chunks, dense, lexical, self.settings.rrf_k)[:k]
         timings["fuse"] = _ms(t)
         return SearchResult(hits=hits, query_vector=vector, timings_ms=timings)
 
     @staticmethod
-    def _dense(reader: IndexReader, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[int, float]]:
+    def _dense(reader: OpenIndex, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[int, float]]:
         if not reader.chunks:
             return []
         result = reader.collection.query(
@@ -254,7 +298,7 @@ class Retriever:
         return out
 
     @staticmethod
-    def _bm25(reader: IndexReader, query: str, n: int, filters: Filters) -> list[tuple[int, float]]:
+    def _bm25(reader: OpenIndex, query: str, n: int, filters: Filters) -> list[tuple[int, float]]:
         scores = reader.bm25.scores(query)
         if scores.size == 0:
             return []

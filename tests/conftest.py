@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from qa.settings import REPO_ROOT, Settings
+from qa.settings import Settings
 
-SHARED_DIR = REPO_ROOT.parent / "shared"
-SEED_CORPUS = REPO_ROOT / "corpus"
-LEAP_TITLE = "Hong Kong releases ‘LEAP’ framework for digital assets"
-PROPERTY_TITLE = "Hong Kong Deems Crypto as Property"
-WEMIX_TITLE = "WEMIX’s staked token listed on BitMart exchange"
-KOREA_TITLE = "South Korea plans to revive crypto ICOs under stricter disclosure and oversight rules"
+from tests.seed import SEED_CORPUS, SHARED_DIR
+
+# Real servers for the tests that need them: `chroma run`, llama.cpp's server, Debian's Chromium.
+pytest_plugins = ["tests.servers"]
+
+# Real servers for the tests that need them: `chroma run`, llama.cpp's server, Debian's Chromium.
+pytest_plugins = ["tests.servers"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,0 +1,112 @@
+"""Reindexing: incremental by content hash, idempotent, and Chroma and BM25 always agree."""
+import json
+import shutil
+
+import pytest
+
+from qa import store
+from qa.errors import ReindexBusyError
+from qa.reindex import reindex, reindex_lock
+
+from tests.seed import SEED_CORPUS
+
+
+def index_contents(settings):
+    """(chunk ids in Chroma, chunk ids in the BM25 chunk table, chunk ids in the manifest)."""
+    generation = store.current_generation(settings.index_dir)
+    client = store.open_persistent_client(generation.folder / "chroma")
+    try:
+        chroma_ids = store.get_collection(client).get(include=[])["ids"]
+    finally:
+        store.release_client(client)
+    table_ids = [c.chunk_id for c in generation.read_chunks()]
+    bm25_docs = json.loads((generation.folder / "bm25" / "count.json").read_text())["documents"]
+    assert bm25_docs == len(table_ids)
+    manifest_ids = [cid for a in generation.manifest()["articles"].values() for cid in a["chunks"]]
+    return sorted(chroma_ids), sorted(table_ids), sorted(manifest_ids)
+
+
+def assert_consistent(settings):
+    chroma_ids, table_ids, manifest_ids = index_contents(settings)
+    assert chroma_ids == table_ids == manifest_ids
+    assert len(set(chroma_ids)) == len(chroma_ids)
+    return chroma_ids
+
+
+@pytest.fixture
+def corpus_settings(make_settings, tmp_path):
+    shutil.copytree(SEED_CORPUS, tmp_path / "corpus", dirs_exist_ok=True)
+    return make_settings()
+
+
+def test_first_reindex_adds_every_article(corpus_settings, embedder):
+    report = reindex(corpus_settings, embedder=embedder)
+    assert (report.added, report.updated, report.removed, report.unchanged, report.failed) == (4, 0, 0, 0, 0)
+    ids = assert_consistent(corpus_settings)
+    assert len(ids) == report.chunks > 4
+
+
+def test_second_reindex_changes_nothing(corpus_settings, embedder):
+    reindex(corpus_settings, embedder=embedder)
+    before = store.current_generation(corpus_settings.index_dir).folder
+    report = reindex(corpus_settings, embedder=embedder)
+    assert (report.added, report.updated, report.removed, report.unchanged) == (0, 0, 0, 4)
+    assert not report.changed
+    assert store.current_generation(corpus_settings.index_dir).folder == before
+    assert "unchanged 4" in report.summary()
+
+
+def test_add_edit_delete_are_applied_incrementally(corpus_settings, embedder):
+    reindex(corpus_settings, embedder=embedder)
+    corpus = corpus_settings.corpus_dir
+    (corpus / "new.md").write_text("---\ntitle: Japan exchange rules\n---\n\nJapan's FSA requires cold wallets. "
+                                   "Exchanges in Tokyo must keep 95% of customer assets offline.")
+    wemix = corpus / "wemix-stwemix-bitmart.md"
+    wemix.write_text(wemix.read_text().replace("$3.48", "$4.10"))
+    (corpus / "hong-kong-crypto-property.md").unlink()
+
+    report = reindex(corpus_settings, embedder=embedder)
+
+    assert (report.added, report.updated, report.removed, report.unchanged) == (1, 1, 1, 2)
+    ids = assert_consistent(corpus_settings)
+    assert not any(i.startswith("hong-kong-crypto-property.md") for i in ids)
+    assert any(i.startswith("new.md::") for i in ids)
+    texts = {c.chunk_id: c.text for c in store.current_generation(corpus_settings.index_dir).read_chunks()}
+    assert any("$4.10" in t for t in texts.values()) and not any("$3.48" in t for t in texts.values())
+
+
+def test_full_rebuild_gives_the_same_chunks(corpus_settings, embedder):
+    reindex(corpus_settings, embedder=embedder)
+    before = assert_consistent(corpus_settings)
+    report = reindex(corpus_settings, embedder=embedder, full=True)
+    assert report.updated == 4
+    assert assert_consistent(corpus_settings) == before
+
+
+def test_unreadable_file_is_counted_as_failed_and_the_rest_indexed(corpus_settings, embedder):
+    (corpus_settings.corpus_dir / "empty.md").write_text("")
+    report = reindex(corpus_settings, embedder=embedder)
+    assert (report.added, report.failed, report.exit_status) == (4, 1, 1)
+    assert "empty.md" in str(report.problems[0])
+
+
+def test_old_generations_are_cleaned_up(corpus_settings, embedder):
+    for i in range(4):
+        (corpus_settings.corpus_dir / f"extra{i}.md").write_text(f"# Extra {i}\n\nThe SFC said thing {i}.")
+        reindex(corpus_settings, embedder=embedder)
+    folders = list(corpus_settings.index_dir.glob("gen-*"))
+    assert len(folders) == 1 + store.KEEP_OLD_GENERATIONS
+
+
+def test_a_second_reindex_refuses_while_one_holds_the_lock(corpus_settings, embedder):
+    with reindex_lock(corpus_settings.index_dir):
+        with pytest.raises(ReindexBusyError, match="another reindex"):
+            reindex(corpus_settings, embedder=embedder)
+
+
+def test_progress_callback_reports_embedding(corpus_settings, embedder):
+    seen = []
+    reindex(corpus_settings, embedder=embedder, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    embeds = [s for s in seen if s[0] == "embed"]
+    assert embeds[-1][1] == embeds[-1][2] > 0
+    assert seen[-1] == ("bm25", 1, 1)

@@ -1,0 +1,33 @@
+"""A cited passage splits into plain and highlighted segments that join back into the passage."""
+from __future__ import annotations
+
+from hypothesis import given, strategies as st
+
+from qa.highlight import Segment, highlight_segments
+
+
+def test_cited_sentence_is_the_highlighted_segment():
+    text = "First sentence. Cited sentence. Last one."
+
+    segments = highlight_segments(text, [(16, 31)])
+
+    assert segments == [Segment("First sentence. ", False), Segment("Cited sentence.", True),
+                        Segment(" Last one.", False)]
+
+
+def test_overlapping_and_touching_spans_merge_and_outside_offsets_are_clipped():
+    assert highlight_segments("abcdefgh", [(5, 99), (1, 3), (2, 4), (4, 5), (-3, 0)]) == [
+        Segment("a", False), Segment("bcdefgh", True)]
+
+
+def test_no_spans_give_the_whole_passage_as_plain_text():
+    assert highlight_segments("passage", []) == [Segment("passage", False)]
+
+
+@given(st.text(max_size=40), st.lists(st.tuples(st.integers(-5, 50), st.integers(-5, 50)), max_size=5))
+def test_segments_always_join_back_into_the_text(text, spans):
+    segments = highlight_segments(text, spans)
+
+    assert "".join(s.text for s in segments) == text
+    assert all(s.text for s in segments)
+    assert all(a.highlighted != b.highlighted for a, b in zip(segments, segments[1:]))
