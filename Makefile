@@ -44,3 +44,19 @@ eval: reindex
 
 eval-retrieval: install
 	$(BIN)/qa eval retrieval --beir ../shared/datasets/scifact --split test
+
+# A local Chroma server for server mode: run it, then set QA_CHROMA_HOST=127.0.0.1 (and QA_CHROMA_PORT).
+CHROMA_PORT ?= 8000
+chroma: install
+	$(BIN)/chroma run --path index/chroma-server --host 127.0.0.1 --port $(CHROMA_PORT)
+
+# The `llm` tests: a real llama.cpp server and in-process llama.cpp with SmolLM2-135M. llama-cpp-python
+# builds from source the first time (about 10 minutes on 2 cores), so they are not part of `make test`.
+LLM_STAMP := $(VENV)/.installed-llm
+$(LLM_STAMP): $(STAMP) requirements-llm.txt requirements-llm-nodeps.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-llm.txt -c requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements-llm-nodeps.txt
+	touch $@
+
+test-llm: $(LLM_STAMP)
+	$(BIN)/pytest -m llm $(PYTEST_ARGS)

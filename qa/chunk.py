@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 from qa.load import Article
 
 # Bumped whenever chunk boundaries change, so that `qa reindex` re-chunks every article.
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 MODEL_MAX_TOKENS = 256
 
 _ABBREVIATIONS = {
@@ -208,34 +208,61 @@ class Chunker:
                     if n <= budget or j - i == 1:
                         break
                     j = i + max(1, (j - i) * 3 // 4)
-                out.append((Span(a, b, "sentence", unit.paragraph), min(n, budget)))
+                if n <= budget:
+                    out.append((Span(a, b, "sentence", unit.paragraph), n))
+                else:  # one "word" longer than the window (a long URL, a table row without spaces)
+                    out.extend(self._split_word(text, a, b, budget, unit.paragraph))
                 i = j
         return out
+
+    def _split_word(self, text: str, start: int, end: int, budget: int, paragraph: int) -> list[tuple[Span, int]]:
+        """Cuts text[start:end] by characters into the longest pieces that fit `budget` (binary search)."""
+        pieces: list[tuple[Span, int]] = []
+        while start < end:
+            low, high = start + 1, end
+            while low < high:
+                middle = (low + high + 1) // 2
+                if self.count_tokens([text[start:middle]])[0] - 2 <= budget:
+                    low = middle
+                else:
+                    high = middle - 1
+            pieces.append((Span(start, low, "sentence", paragraph), self.count_tokens([text[start:low]])[0] - 2))
+            start = low
+        return pieces
 
     def _pack(self, article: Article, sized: list[tuple[Span, int]], budget: int) -> list[Chunk]:
         groups: list[list[tuple[Span, int]]] = []
         current: list[tuple[Span, int]] = []
         used = 0
+        carried = 0  # units at the head of `current` that repeat the end of the previous chunk
         for unit, tokens in sized:
             heading_break = unit.kind == "heading" and used >= budget // 2
             if current and (used + tokens > budget or heading_break):
-                # A heading belongs with the text under it, so trailing headings move to the next chunk.
+                # A heading belongs with the text under it, so trailing headings move to the next chunk, when
+                # they fit there; a heading is never dropped.
                 headings: list[tuple[Span, int]] = []
-                while current and current[-1][0].kind == "heading" and len(current) > 1:
+                while current[-1][0].kind == "heading" and len(current) > 1:
                     headings.insert(0, current.pop())
-                groups.append(current)
-                carry = [u for u in current[-self.overlap:] if u[0].kind != "heading"] if self.overlap else []
-                carry += headings
-                # Overlap only when it leaves room, and never carry a trailing heading alone.
-                while carry and sum(t for _, t in carry) + tokens > budget:
-                    carry = carry[1:]
-                current, used = list(carry), sum(t for _, t in carry)
+                if sum(t for _, t in headings) + tokens > budget:
+                    current, headings = current + headings, []
+                overlap: list[tuple[Span, int]] = []
+                if len(current) > carried:  # else it holds only the previous chunk's overlap: nothing new
+                    groups.append(current)
+                    # The overlap repeats the last sentences of a chunk (never all of it), up to its last heading:
+                    # a chunk is one slice of the article, so a heading inside it would count without being counted.
+                    for item in reversed(current[len(current) - min(self.overlap, len(current) - 1):]):
+                        if item[0].kind == "heading":
+                            break
+                        overlap.insert(0, item)
+                # Overlap only when it leaves room.
+                while overlap and sum(t for _, t in overlap + headings) + tokens > budget:
+                    overlap = overlap[1:]
+                current, carried = overlap + headings, len(overlap)
+                used = sum(t for _, t in current)
             current.append((unit, tokens))
             used += tokens
-        if current:
-            # Drop a final chunk that only repeats the previous chunk's overlap.
-            if not groups or current[-1][0].end > groups[-1][-1][0].end:
-                groups.append(current)
+        if len(current) > carried:  # a final chunk of nothing but overlap would repeat the previous one
+            groups.append(current)
         date = article.published_date
         chunks = []
         for index, group in enumerate(groups):

@@ -102,12 +102,14 @@ def cmd_status(args, settings) -> int:
     from qa.pipeline import Pipeline
     from qa import store
 
-    generation = store.current_generation(settings.index_dir)
-    if generation is None:
-        print(f"no index in {settings.index_dir}; run `qa reindex`")
+    current = store.current_manifest(settings)
+    where = f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host \
+        else str(settings.index_dir)
+    if current is None:
+        print(f"no index in {where}; run `qa reindex`")
         return 1
-    manifest = generation.manifest()
-    status = {"index_dir": str(settings.index_dir), "generation": generation.folder.name,
+    name, manifest = current
+    status = {"index_dir": where, "generation": name,
               "last_reindex": manifest.get("created"), **manifest["counts"], "problems": manifest.get("problems", [])}
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))
@@ -145,7 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             fields = "; ".join(f"QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
             print(f"error: invalid setting: {fields}", file=sys.stderr)
             return EXIT_ERROR
-        raise
+        # A bug: show where, and keep exit status 1 for "some files failed" (Python exits 1 on a traceback).
+        import traceback
+
+        traceback.print_exc()
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -42,11 +42,15 @@ Last question: {question}
 Standalone question:"""
 
 
+# Any spelling of a passage tag inside an article ("</PASSAGE>", "< /passage>") could end its passage early.
+_PASSAGE_TAG = re.compile(r"<(\s*/?\s*passage)", re.I)
+
+
 def format_passages(hits: Sequence[Hit]) -> str:
     """Numbered passages, delimited so that the model reads them as data; markup inside is neutralised."""
     blocks = []
     for n, hit in enumerate(hits, start=1):
-        text = hit.chunk.text.replace("<passage", "‹passage").replace("</passage", "‹/passage")
+        text = _PASSAGE_TAG.sub(r"‹\1", hit.chunk.text)
         blocks.append(PASSAGE_TEMPLATE.format(n=n, title=_attr(hit.chunk.title), published=_attr(hit.chunk.published or "unknown"), text=text))
     return "\n\n".join(blocks)
 
@@ -63,24 +67,27 @@ def build_chat_model(settings: Settings, llm: str | None = None, streaming: bool
             raise ConfigError("QA_LLM=openai needs QA_LLM_BASE_URL (e.g. http://127.0.0.1:8080/v1) or QA_LLM_API_KEY")
         from langchain_openai import ChatOpenAI
 
+        # ChatOpenAI sends the limit as `max_completion_tokens`, which some self-hosted servers (llama-cpp-python's)
+        # ignore; they get the older `max_tokens` too.
+        extra_body = {"max_tokens": settings.llm_max_tokens} if settings.llm_base_url else None
         return ChatOpenAI(
             base_url=settings.llm_base_url, api_key=settings.llm_api_key or "not-needed",
             model=settings.llm_model or "default", timeout=settings.llm_timeout_s, max_retries=0,
-            temperature=0, streaming=streaming,
+            temperature=0, streaming=streaming, max_tokens=settings.llm_max_tokens, extra_body=extra_body,
         )
     if kind == "ollama":
         from langchain_ollama import ChatOllama
 
         return ChatOllama(
             base_url=settings.llm_base_url or "http://127.0.0.1:11434", model=settings.llm_model or "llama3.2",
-            temperature=0, client_kwargs={"timeout": settings.llm_timeout_s},
+            temperature=0, num_predict=settings.llm_max_tokens, client_kwargs={"timeout": settings.llm_timeout_s},
         )
     if kind == "llamacpp":
         from qa.llamacpp import ChatLlamaCppInProcess
 
         if not settings.llm_model:
             raise ConfigError("QA_LLM=llamacpp needs QA_LLM_MODEL set to the path of a GGUF file")
-        return ChatLlamaCppInProcess.from_path(settings.llm_model)
+        return ChatLlamaCppInProcess.from_path(settings.llm_model, max_tokens=settings.llm_max_tokens)
     raise ConfigError(f"QA_LLM={kind!r} is not a generative answerer; use openai, ollama or llamacpp")
 
 
@@ -130,10 +137,12 @@ class GenerativeAnswerer:
 
     def finish(self, question: str, hits: Sequence[Hit], raw: str, started: float) -> Answer:
         """Checks the model's text: drops markers that point nowhere, attributes sentences, flags the rest."""
-        if not raw or not re.search(r"\w", raw):
+        if not re.search(r"\w", re.sub(r"\[\d+\]", "", raw or "")):  # nothing but markers is empty too
             raise LLMError(f"the LLM ({self.mode}) returned an empty answer; the retrieved passages are shown instead")
         abstained = ABSTAIN_MESSAGE.lower().rstrip(".") in raw.lower()
-        text = re.sub(r"\[(\d+)\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", raw)
+        # A marker that points nowhere goes, with the space before it; the length check keeps int() cheap.
+        text = re.sub(r"\s*\[(\d+)\]",
+                      lambda m: m.group(0) if len(m.group(1)) <= 3 and 1 <= int(m.group(1)) <= len(hits) else "", raw)
         sentences = [text[a:b] for a, b in split_sentences(text)]
         bare = [re.sub(r"\s*\[\d+\]", "", s).strip() for s in sentences]
         check = check_support(self.embedder, bare, [h.chunk.text for h in hits])
@@ -196,5 +205,9 @@ def describe_llm_failure(settings: Settings, mode: str, exc: Exception) -> str:
                 "the retrieved passages are shown instead")
     if "Connect" in name or "refused" in str(exc).lower():
         return (f"cannot reach the LLM at {where} ({name}); start the server or fix QA_LLM_BASE_URL; "
+                "the retrieved passages are shown instead")
+    if name in ("JSONDecodeError", "APIResponseValidationError") or "No generation chunks" in str(exc):
+        return (f"the LLM at {where} answered something that is not a chat reply ({name}); check that "
+                "QA_LLM_BASE_URL is the server's OpenAI-compatible API (it usually ends in /v1); "
                 "the retrieved passages are shown instead")
     return f"the LLM at {where} failed ({name}: {str(exc)[:200]}); the retrieved passages are shown instead"

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from qa.errors import ConfigError
 from qa.jurisdictions import detect_jurisdictions
 
 logger = logging.getLogger(__name__)
@@ -23,6 +26,7 @@ logger = logging.getLogger(__name__)
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf", ".jsonl")
 RELATIVE_DATE = re.compile(r"^\s*(?:\d+|an?|one)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago\s*$", re.I)
 MAX_FILE_MB = 20
+MIN_FALLBACK_HTML_WORDS = 20
 
 
 @dataclass(frozen=True)
@@ -94,14 +98,16 @@ def parse_iso_date(value: object) -> dt.date | None:
 
 
 def load_corpus(corpus_dir: Path) -> LoadResult:
-    """Every article under `corpus_dir`; unreadable files are reported in `problems`, never raised."""
+    """Every article under `corpus_dir`; unreadable files are reported in `problems`, never raised.
+
+    A missing corpus folder raises `ConfigError`: indexing it as empty would delete the whole index.
+    """
     result = LoadResult()
     if not corpus_dir.is_dir():
-        result.problems.append(
-            LoadProblem(str(corpus_dir), "corpus folder does not exist; create it or set QA_CORPUS_DIR")
-        )
-        return result
+        what = "is not a folder" if corpus_dir.exists() else "does not exist"
+        raise ConfigError(f"the corpus folder {corpus_dir} {what}; create it or set QA_CORPUS_DIR")
     seen_hashes: dict[str, str] = {}
+    seen_ids: set[str] = set()
     for path in _corpus_files(corpus_dir, result):
         rel = path.relative_to(corpus_dir).as_posix()
         try:
@@ -113,15 +119,29 @@ def load_corpus(corpus_dir: Path) -> LoadResult:
         except OSError as exc:
             result.problems.append(LoadProblem(rel, f"cannot be read: {exc.strerror or exc}"))
             continue
+        except Exception as exc:  # a loader bug or a parser's surprise must cost one file, not the reindex
+            logger.exception("unexpected error reading %s", rel)
+            result.problems.append(LoadProblem(rel, f"could not be read ({type(exc).__name__}: {exc})"))
+            continue
         for item in loaded:
             if isinstance(item, LoadProblem):
                 result.problems.append(item)
                 continue
+            if item.article_id in seen_ids:
+                # Two JSONL lines with one id would give two articles the same chunk ids.
+                result.problems.append(LoadProblem(
+                    item.article_id, "an earlier line of the file has the same id; only that one is indexed; "
+                                     "give every line its own 'id'",
+                ))
+                continue
+            seen_ids.add(item.article_id)
             digest = hashlib.sha256(f"{item.title}\n{item.text}".encode("utf-8")).hexdigest()
             if digest in seen_hashes:
-                result.problems.append(
-                    LoadProblem(item.article_id, f"same article as {seen_hashes[digest]}; indexed once, under that name")
-                )
+                # Nothing is lost, so this is a caveat, not a failure.
+                result.problems.append(LoadProblem(
+                    item.article_id, f"same article as {seen_hashes[digest]}; indexed once, under that name",
+                    skipped=False,
+                ))
                 continue
             seen_hashes[digest] = item.article_id
             result.articles.append(item)
@@ -129,8 +149,15 @@ def load_corpus(corpus_dir: Path) -> LoadResult:
 
 
 def _corpus_files(corpus_dir: Path, result: LoadResult) -> Iterator[Path]:
+    def unreadable_folder(exc: OSError) -> None:
+        folder = Path(exc.filename or corpus_dir)
+        if folder == corpus_dir:  # indexing it as empty would delete the whole index
+            raise ConfigError(f"cannot read the corpus folder {corpus_dir} ({exc.strerror or exc}); fix its permissions")
+        result.problems.append(LoadProblem(f"{folder.relative_to(corpus_dir).as_posix()}/",
+                                           f"folder cannot be read ({exc.strerror or exc}); its files are not indexed"))
+
     # os.walk without following directory links cannot loop; file links are followed when they resolve.
-    for root, dirs, files in os.walk(corpus_dir, followlinks=False):
+    for root, dirs, files in os.walk(corpus_dir, onerror=unreadable_folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.startswith("."):
@@ -143,10 +170,15 @@ def _corpus_files(corpus_dir: Path, result: LoadResult) -> Iterator[Path]:
                 )
                 continue
             try:
-                path.stat()
+                mode = path.stat().st_mode
             except OSError as exc:
-                reason = "symbolic link loop" if exc.errno == 40 else f"cannot be read: {exc.strerror or exc}"
+                reason = "symbolic link loop" if exc.errno == errno.ELOOP else f"cannot be read: {exc.strerror or exc}"
                 result.problems.append(LoadProblem(rel, reason))
+                continue
+            if not stat.S_ISREG(mode):
+                # Reading a named pipe blocks until something writes to it: the reindex would hang.
+                result.problems.append(LoadProblem(rel, "not a regular file (a named pipe, socket or device); "
+                                                        "replace it with the article file"))
                 continue
             yield path
 
@@ -204,7 +236,7 @@ def _clean(text: str) -> str:
 def _article(rel: str, title: str, text: str, article_id: str | None = None, **meta: object) -> Article:
     text = text.strip()
     title = " ".join(str(title).split()) or Path(rel).stem.replace("-", " ").replace("_", " ")
-    clean = {k: (str(v).strip() if v not in (None, "") else None) for k, v in meta.items()}
+    clean = {k: (str(v).strip() or None if v is not None else None) for k, v in meta.items()}
     return Article(
         article_id=article_id or rel,
         title=title,
@@ -224,7 +256,12 @@ def _load_markdown(raw: str, rel: str) -> tuple[Article, list[LoadProblem]]:
         post = frontmatter.loads(raw)
         meta, body = dict(post.metadata), post.content
     except yaml.YAMLError as exc:
-        raise UnreadableFile(f"malformed front matter ({str(exc).splitlines()[0]}); fix the YAML between the '---' lines")
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at front-matter line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UnreadableFile(f"malformed front matter{where} ({problem}); fix the YAML between the '---' lines")
+    except (ValueError, TypeError) as exc:  # a date like 2025-13-45, a key that is not text
+        raise UnreadableFile(f"malformed front matter ({exc}); fix the YAML between the '---' lines")
     title = meta.get("title")
     if title is not None and not isinstance(title, (str, int, float)):
         caveats.append(LoadProblem(rel, f"front matter field 'title' must be text, got {type(title).__name__}; "
@@ -268,8 +305,16 @@ def _load_plain(text: str, rel: str) -> Article:
 def _load_html(html: str, rel: str) -> Article:
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, favor_precision=True)
+    options = {"with_metadata": True, "include_comments": False, "favor_precision": True}
+    doc = trafilatura.bare_extraction(html, fast=True, **options)
     text = getattr(doc, "text", None) if doc is not None else None
+    if not text or not text.strip():
+        # trafilatura's fallback extractors also return the text of navigation-only pages ("Home News"), so
+        # what only they find must be long enough to be an article.
+        doc = trafilatura.bare_extraction(html, **options)
+        text = getattr(doc, "text", None) if doc is not None else None
+        if text and len(text.split()) < MIN_FALLBACK_HTML_WORDS:
+            text = None
     if not text or not text.strip():
         raise UnreadableFile("no main text found in the HTML page; save the article page itself, not an index page")
     return _article(
@@ -323,7 +368,7 @@ def _load_jsonl(path: Path, rel: str) -> Iterator[Article | LoadProblem]:
                 row = json.loads(raw.decode("utf-8"))
                 if not isinstance(row, dict):
                     raise ValueError("not a JSON object")
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 yield LoadProblem(where, f"not a JSON object ({exc}); fix or remove the line")
                 continue
             text = row.get("text")

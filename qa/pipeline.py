@@ -15,7 +15,7 @@ from qa.answer import Answer, ExtractiveAnswerer, retrieved_summary
 from qa.embed import Embedder
 from qa.errors import LLMError, QuestionError
 from qa.reindex import ProgressCallback, ReindexReport, reindex
-from qa.retrieve import Filters, IndexReader, Retriever
+from qa.retrieve import Filters, Retriever, open_index_reader
 from qa.settings import Settings
 from qa import store
 
@@ -39,15 +39,24 @@ def clean_question(question: str) -> tuple[str, str | None]:
     """The question without control characters, shortened if huge; a notice says what was changed."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+    # Control characters separate words; invisible format characters (zero-width spaces, direction marks,
+    # lone surrogates from undecodable input) are dropped, as they often sit inside words copied from the web.
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else "" if unicodedata.category(ch)[0] == "C" else ch
+                   for ch in question)
     text = " ".join(text.split())
-    if not text or not re.search(r"\w", text):
+    if not text:
         raise QuestionError("the question is empty; type a question about digital-asset policy")
-    notice = None
+    if not re.search(r"\w", text):
+        raise QuestionError("the question has no words; type a question about digital-asset policy")
+    notices = []
     if len(text) > MAX_QUESTION_CHARS:
         text = text[:MAX_QUESTION_CHARS].rsplit(" ", 1)[0]
-        notice = f"the question was {len(question):,} characters long; only its first {len(text):,} were used"
-    return text, notice
+        notices.append(f"the question was {len(question):,} characters long; only its first {len(text):,} were used")
+    letters = [ch for ch in text if ch.isalpha()]
+    if sum("LATIN" not in unicodedata.name(ch, "") for ch in letters) > len(letters) / 2:
+        notices.append("the embedding model and the articles are in English, so questions in other languages "
+                       "are matched poorly; ask in English for better answers")
+    return text, "; ".join(notices) or None
 
 
 def is_follow_up(question: str) -> bool:
@@ -60,7 +69,7 @@ class Pipeline:
     def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self.embedder = embedder or Embedder(settings)
-        self.reader = IndexReader(settings)
+        self.reader = open_index_reader(settings)
         self.retriever = Retriever(settings, self.embedder, self.reader)
         self.extractive = ExtractiveAnswerer(self.embedder, settings.abstain_threshold)
         self._generative: dict[str, object] = {}
@@ -136,12 +145,12 @@ class Pipeline:
         return report
 
     def status(self) -> IndexStatus:
-        generation = store.current_generation(self.settings.index_dir)
-        if generation is None:
+        current = store.current_manifest(self.settings)
+        if current is None:
             return IndexStatus(0, 0, None, None, [])
-        manifest = generation.manifest()
+        name, manifest = current
         return IndexStatus(
             articles=manifest["counts"]["articles"], chunks=manifest["counts"]["chunks"],
-            last_reindex=manifest.get("created"), generation=generation.folder.name,
+            last_reindex=manifest.get("created"), generation=name,
             problems=manifest.get("problems", []),
         )

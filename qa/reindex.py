@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from qa.errors import ReindexBusyError
 from qa.load import LoadProblem, load_corpus
 from qa.settings import Settings
 from qa import store
+from qa.server_store import ServerStore
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +69,17 @@ def reindex_lock(index_dir: Path, wait: bool = False) -> Iterator[None]:
     fh = open(path, "a+")
     try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
-            raise ReindexBusyError(
-                f"another reindex (pid {holder}) is running on {index_dir}; wait for it to finish, "
-                "or run `qa reindex --wait`"
-            ) from None
+            if not wait:
+                raise ReindexBusyError(
+                    f"another reindex (pid {holder}) is running on {index_dir}; wait for it to finish, "
+                    "or run `qa reindex --wait`"
+                ) from None
+            logger.warning("waiting for another reindex (pid %s) on %s to finish", holder, index_dir)
+            fcntl.flock(fh, fcntl.LOCK_EX)
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -95,7 +100,9 @@ def reindex(
 ) -> ReindexReport:
     """Indexes the corpus folder into the index folder; returns the counts of what changed."""
     started = time.perf_counter()
+    pause = _TestPause(settings.test_pause_at)
     with reindex_lock(settings.index_dir, wait=wait):
+        store.remove_stale_generations(settings.index_dir)  # what a reindex killed earlier left behind
         loaded = load_corpus(settings.corpus_dir)
         report = ReindexReport(problems=loaded.problems, failed=len(loaded.failed))
         embedder = embedder or Embedder(settings)
@@ -104,8 +111,12 @@ def reindex(
             "max_tokens": settings.chunk_tokens,
             "overlap": settings.chunk_overlap_sentences,
         }
-        current = store.current_generation(settings.index_dir)
-        old_manifest = current.manifest() if current else None
+        server = ServerStore(settings) if settings.chroma_host else None
+        current = None if server else store.current_generation(settings.index_dir)
+        old_manifest = server.manifest() if server else (current.manifest() if current else None)
+        if old_manifest is not None and old_manifest.get("dirty"):
+            logger.warning("the last reindex into the Chroma server did not finish: rebuilding everything")
+            old_manifest = None
         compatible = (
             old_manifest is not None
             and old_manifest.get("model_key") == embedder.model_key
@@ -128,7 +139,7 @@ def reindex(
         report.articles = len(loaded.articles)
         if incremental and not (added or updated or removed):
             report.chunks = sum(len(v["chunks"]) for v in old_articles.values())
-            report.generation = current.folder.name
+            report.generation = old_manifest.get("version") or current.folder.name
             report.seconds = time.perf_counter() - started
             return report
         if not incremental and old_manifest is not None:
@@ -138,13 +149,8 @@ def reindex(
             report.removed = len([aid for aid in old_manifest["articles"] if aid not in corpus])
             report.unchanged = 0
 
-        folder = store.new_generation_folder(settings.index_dir)
-        try:
-            chunks = _write_generation(
-                settings, embedder, folder, current if incremental else None, old_articles,
-                loaded.articles, added + updated, removed, progress, show_progress,
-            )
-            manifest = {
+        def manifest_of(ids_by_article: dict[str, list[str]]) -> dict:
+            return {
                 "format": 1,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "model_key": embedder.model_key,
@@ -152,12 +158,29 @@ def reindex(
                 "articles": {
                     aid: {"hash": corpus[aid].content_hash, "title": corpus[aid].title, "path": corpus[aid].path,
                           "chunks": ids}
-                    for aid, ids in _chunk_ids_by_article(chunks).items()
+                    for aid, ids in ids_by_article.items()
                 },
-                "counts": {"articles": len(loaded.articles), "chunks": len(chunks)},
+                "counts": {"articles": len(loaded.articles), "chunks": sum(map(len, ids_by_article.values()))},
                 "problems": [str(p) for p in loaded.problems],
             }
-            generation = store.publish_generation(settings.index_dir, folder, manifest)
+
+        if server is not None:
+            report.chunks, report.generation = _write_server(
+                settings, embedder, server, incremental, old_manifest, old_articles, loaded.articles,
+                added + updated, removed, manifest_of, progress, show_progress,
+            )
+            report.seconds = time.perf_counter() - started
+            logger.info("reindex into the Chroma server done: %s", report.summary())
+            return report
+
+        folder = store.new_generation_folder(settings.index_dir)
+        try:
+            chunks = _write_generation(
+                settings, embedder, folder, current if incremental else None, old_articles,
+                loaded.articles, added + updated, removed, progress, show_progress, pause,
+            )
+            manifest = manifest_of(_chunk_ids_by_article(chunks))
+            generation = store.publish_generation(settings.index_dir, folder, manifest, pause=pause)
         except BaseException:
             import shutil
 
@@ -170,6 +193,34 @@ def reindex(
         return report
 
 
+def _write_server(settings, embedder, server: ServerStore, incremental, old_manifest, old_articles, articles,
+                  changed, removed, manifest_of, progress, show_progress) -> tuple[int, str]:
+    """Changes the server's collection in place (no generation folders there) and publishes a new version."""
+    changed_ids = {a.article_id for a in changed}
+    if incremental:
+        stale = [cid for aid in removed for cid in old_articles[aid]["chunks"]]
+        stale += [cid for aid in changed_ids if aid in old_articles for cid in old_articles[aid]["chunks"]]
+    else:
+        stale, changed, changed_ids = [], articles, {a.article_id for a in articles}
+        removed = list(old_manifest["articles"]) if old_manifest else []
+        removed = [aid for aid in removed if aid not in changed_ids]
+    kept = {a.article_id: old_articles[a.article_id]["chunks"] for a in articles if a.article_id not in changed_ids}
+    chunker = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences)
+    new_chunks = [c for group in chunker.chunk_many(changed) for c in group]
+    new_ids = _chunk_ids_by_article(new_chunks)
+    expected = sum(map(len, kept.values())) + sum(map(len, new_ids.values()))
+    server.write(embedder, new_chunks, stale, rebuild=not incremental, expected_chunks=expected,
+                 progress=progress, show_progress=show_progress)
+    by_article = {**kept, **new_ids}
+    manifest = manifest_of({a.article_id: by_article[a.article_id] for a in articles if a.article_id in by_article})
+    if progress:
+        progress("publish", 0, 1)
+    version = server.publish(manifest, sorted(changed_ids), removed)
+    if progress:
+        progress("publish", 1, 1)
+    return manifest["counts"]["chunks"], version
+
+
 def _chunk_ids_by_article(chunks: list[Chunk]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for chunk in chunks:
@@ -178,7 +229,7 @@ def _chunk_ids_by_article(chunks: list[Chunk]) -> dict[str, list[str]]:
 
 
 def _write_generation(settings, embedder, folder, current, old_articles, articles, changed, removed,
-                      progress, show_progress) -> list[Chunk]:
+                      progress, show_progress, pause) -> list[Chunk]:
     chroma_dir = folder / "chroma"
     if current is not None:
         store.copy_chroma(current.folder / "chroma", chroma_dir)
@@ -193,7 +244,7 @@ def _write_generation(settings, embedder, folder, current, old_articles, article
 
         chunker = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences)
         new_chunks = [c for group in chunker.chunk_many(changed) for c in group]
-        _embed_and_add(embedder, collection, new_chunks, batch_limit, progress, show_progress)
+        embed_and_store(embedder, collection.add, new_chunks, batch_limit, progress, show_progress, pause)
 
         kept = {}
         if current is not None:
@@ -211,7 +262,7 @@ def _write_generation(settings, embedder, folder, current, old_articles, article
     if progress:
         progress("bm25", 0, 1)
     store.write_chunk_table(folder, chunks)
-    store.build_bm25([c.embedding_text for c in chunks], folder / "bm25")
+    store.build_bm25([c.embedding_text for c in chunks], folder / "bm25", pause=pause)
     if progress:
         progress("bm25", 1, 1)
     return chunks
@@ -224,9 +275,16 @@ def _group(chunks: list[Chunk]) -> dict[str, list[Chunk]]:
     return out
 
 
-def _embed_and_add(embedder, collection, chunks, batch_limit, progress, show_progress) -> None:
-    """Embeds batch after batch while the previous batch is written to Chroma in a second thread."""
+def embed_and_store(embedder, write, chunks, batch_limit, progress, show_progress, pause=None) -> None:
+    """Embeds batch after batch while `write` (a collection's add or upsert) stores the previous batch in
+    a second thread."""
     from tqdm import tqdm
+
+    pause = pause or (lambda point: None)
+
+    def add(**batch):
+        write(**batch)
+        pause("chroma")
 
     bar = tqdm(total=len(chunks), desc="Embedding chunks", unit="chunk", disable=not show_progress)
     step = min(EMBED_BATCH, batch_limit)
@@ -235,10 +293,11 @@ def _embed_and_add(embedder, collection, chunks, batch_limit, progress, show_pro
         for i in range(0, len(chunks), step):
             batch = chunks[i:i + step]
             vectors = embedder.encode([c.embedding_text for c in batch])
+            pause("embed")
             if pending is not None:
                 pending.result()
             pending = writer.submit(
-                collection.add,
+                add,
                 ids=[c.chunk_id for c in batch],
                 embeddings=vectors,
                 documents=[c.text for c in batch],
@@ -250,3 +309,18 @@ def _embed_and_add(embedder, collection, chunks, batch_limit, progress, show_pro
         if pending is not None:
             pending.result()
     bar.close()
+
+
+class _TestPause:
+    """The test hook of `Settings.test_pause_at`: at that point (the first time only) the reindex says so on
+    stderr and waits for a line on stdin, so that a test can `kill -9` it there or let it go on."""
+
+    def __init__(self, point: str | None):
+        self.point = point
+
+    def __call__(self, point: str) -> None:
+        if point != self.point:
+            return
+        self.point = None
+        print(f"qa reindex: paused at {point} (pid {os.getpid()}, QA_TEST_PAUSE_AT)", file=sys.stderr, flush=True)
+        sys.stdin.readline()

@@ -94,6 +94,23 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OpenIndex:
+    """One opened generation. A search uses one of these from start to end, so that a reopen by another
+    thread cannot mix the chunk positions of two generations."""
+
+    generation: store.Generation
+    chunks: list[Chunk]
+    positions: dict[str, int]
+    bm25: store.BM25Index
+    collection: Any
+
+    def filter_mask(self, filters: Filters) -> np.ndarray | None:
+        if filters.empty:
+            return None
+        return np.fromiter((filters.matches(c) for c in self.chunks), dtype=bool, count=len(self.chunks))
+
+
 class IndexReader:
     """The index generation in use, reopened automatically after a reindex publishes a new one."""
 
@@ -107,7 +124,13 @@ class IndexReader:
         self.bm25: store.BM25Index | None = None
         self.collection = None
         self._client = None
+        self._index: OpenIndex | None = None
         self.manifest: dict = {}
+
+    def snapshot(self) -> OpenIndex:
+        """The current generation, opened (reopened first if a reindex published a new one)."""
+        self.refresh()
+        return self._index
 
     def refresh(self) -> "IndexReader":
         """Opens the current generation if it changed since the last look (a cheap file read)."""
@@ -125,14 +148,16 @@ class IndexReader:
         bm25 = store.BM25Index(generation.folder / "bm25", len(chunks))
         client = store.open_persistent_client(generation.folder / "chroma")
         collection = store.get_collection(client)
+        index = OpenIndex(generation, chunks, {c.chunk_id: i for i, c in enumerate(chunks)}, bm25, collection)
         self.manifest = generation.manifest()
         self.chunks = chunks
-        self.positions = {c.chunk_id: i for i, c in enumerate(chunks)}
+        self.positions = index.positions
         self.bm25 = bm25
         self.collection = collection
         self._client = client
-        self._generation = generation
         self._facets = None
+        self._index = index
+        self._generation = generation  # last: `refresh` compares it without the lock
         logger.info("opened index %s (%d chunks) in %.0f ms", generation.folder.name, len(chunks),
                     (time.perf_counter() - started) * 1000)
 
@@ -151,9 +176,16 @@ class IndexReader:
         return self._facets
 
     def filter_mask(self, filters: Filters) -> np.ndarray | None:
-        if filters.empty:
-            return None
-        return np.fromiter((filters.matches(c) for c in self.chunks), dtype=bool, count=len(self.chunks))
+        return self._index.filter_mask(filters) if self._index else None
+
+
+def open_index_reader(settings: Settings) -> IndexReader:
+    """The reader for the configured store: generation folders, or the Chroma server at `QA_CHROMA_HOST`."""
+    if settings.chroma_host:
+        from qa.server_store import ServerIndexReader
+
+        return ServerIndexReader(settings)
+    return IndexReader(settings)
 
 
 class Retriever:
@@ -162,13 +194,13 @@ class Retriever:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, reader: IndexReader | None = None):
         self.settings = settings
         self.embedder = embedder or Embedder(settings)
-        self.reader = reader or IndexReader(settings)
+        self.reader = reader or open_index_reader(settings)
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None, mode: Mode = "hybrid",
                candidates: int | None = None) -> SearchResult:
         k = k or self.settings.top_k
         filters = filters or Filters()
-        reader = self.reader.refresh()
+        index = self.reader.snapshot()
         timings: dict[str, float] = {}
         pool = candidates or max(4 * k, 30)
         dense: list[tuple[int, float]] = []
@@ -179,19 +211,29 @@ class Retriever:
             vector = self.embedder.encode([query], use_cache=False)[0]
             timings["embed_query"] = _ms(t)
             t = time.perf_counter()
-            dense = self._dense(reader, vector, pool, filters)
+            try:
+                dense = self._dense(index, vector, pool, filters)
+            except Exception:
+                # Two reindexes published since `snapshot()` and deleted the generation it opened: use the new one.
+                fresh = self.reader.snapshot()
+                if fresh.generation.folder == index.generation.folder:
+                    raise
+                logger.info("index %s was replaced during a search; searching %s", index.generation.folder.name,
+                            fresh.generation.folder.name)
+                index = fresh
+                dense = self._dense(index, vector, pool, filters)
             timings["dense"] = _ms(t)
         if mode in ("hybrid", "bm25"):
             t = time.perf_counter()
-            lexical = self._bm25(reader, query, pool, filters)
+            lexical = self._bm25(index, query, pool, filters)
             timings["bm25"] = _ms(t)
         t = time.perf_counter()
-        hits = fuse(reader.chunks, dense, lexical, self.settings.rrf_k)[:k]
+        hits = fuse(index.chunks, dense, lexical, self.settings.rrf_k)[:k]
         timings["fuse"] = _ms(t)
         return SearchResult(hits=hits, query_vector=vector, timings_ms=timings)
 
     @staticmethod
-    def _dense(reader: IndexReader, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[int, float]]:
+    def _dense(reader: OpenIndex, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[int, float]]:
         if not reader.chunks:
             return []
         result = reader.collection.query(
@@ -208,7 +250,7 @@ class Retriever:
         return out
 
     @staticmethod
-    def _bm25(reader: IndexReader, query: str, n: int, filters: Filters) -> list[tuple[int, float]]:
+    def _bm25(reader: OpenIndex, query: str, n: int, filters: Filters) -> list[tuple[int, float]]:
         scores = reader.bm25.scores(query)
         if scores.size == 0:
             return []

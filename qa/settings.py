@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, description="Model name for the LLM server, or GGUF path for `llamacpp`.")
     llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible server.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
+    llm_max_tokens: int = Field(256, ge=16, description="Most tokens an LLM answer may have.")
     abstain_threshold: float = Field(
         0.32, description="Extractive answers abstain below this evidence score (calibrated on tests/eval)."
     )
@@ -62,6 +63,12 @@ class Settings(BaseSettings):
         description="Where `qa eval` writes eval-latest.json/.md/.png; the UI's evaluation page reads them.",
     )
     log_level: str = Field("WARNING", description="Logging level of the `qa` command.")
+    test_pause_at: Literal["embed", "chroma", "bm25", "publish"] | None = Field(
+        None,
+        description="For tests only: `qa reindex` stops at this point (after the first embedded batch, after the "
+                    "first Chroma write, inside the BM25 write, just before the switch to the new index), says so "
+                    "on stderr and waits for a line on stdin, so that a test can kill or release it there.",
+    )
 
 
 def load_settings(**overrides) -> Settings:

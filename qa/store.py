@@ -12,7 +12,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 COLLECTION = "chunks"
 CURRENT = "CURRENT"
 GENERATION_PREFIX = "gen-"
-KEEP_OLD_GENERATIONS = 1  # a reader that opened the previous one can finish its question
+KEEP_OLD_GENERATIONS = 1  # previously published generations kept, so a reader of one can finish its question
 _STEMMER = None
 
 
@@ -72,7 +72,8 @@ def bm25_tokenize(texts: Sequence[str], return_ids: bool = True):
     return bm25s.tokenize(list(texts), stopwords="en", stemmer=_STEMMER, return_ids=return_ids, show_progress=False)
 
 
-def build_bm25(texts: Sequence[str], folder: Path) -> None:
+def build_bm25(texts: Sequence[str], folder: Path, pause: Callable[[str], None] | None = None) -> None:
+    """Writes the BM25 index of `texts`; `pause("bm25")` runs between its files (a test hook)."""
     import bm25s
 
     retriever = bm25s.BM25()
@@ -81,18 +82,33 @@ def build_bm25(texts: Sequence[str], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if texts:
         retriever.save(str(folder), show_progress=False)
+    if pause:
+        pause("bm25")
     (folder / "count.json").write_text(json.dumps({"documents": len(texts)}))
 
 
 class BM25Index:
     """BM25 scores of every chunk of a generation, in the generation's chunk order."""
 
-    def __init__(self, folder: Path, size: int):
+    def __init__(self, folder: Path | None, size: int, retriever=None):
         import bm25s
 
         self.size = size
-        self._retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False) if size else None
+        if retriever is None and size:
+            retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
+        self._retriever = retriever
         self._vocab = self._retriever.vocab_dict if self._retriever is not None else {}
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str]) -> "BM25Index":
+        """Built in memory, as the server mode does from the chunks it reads back from Chroma."""
+        import bm25s
+
+        if not texts:
+            return cls(None, 0)
+        retriever = bm25s.BM25()
+        retriever.index(bm25_tokenize(texts), show_progress=False)
+        return cls(None, len(texts), retriever)
 
     def scores(self, query: str) -> np.ndarray:
         if self._retriever is None:
@@ -134,6 +150,16 @@ def current_generation(index_dir: Path) -> Generation | None:
     return Generation(folder)
 
 
+def current_manifest(settings) -> tuple[str, dict] | None:
+    """(name, manifest) of the index in use: the current generation, or the Chroma server's index."""
+    if settings.chroma_host:
+        from qa.server_store import ServerStore
+
+        return ServerStore(settings).current_manifest()
+    generation = current_generation(settings.index_dir)
+    return (generation.folder.name, generation.manifest()) if generation else None
+
+
 def require_generation(index_dir: Path) -> Generation:
     generation = current_generation(index_dir)
     if generation is None:
@@ -155,14 +181,23 @@ def write_chunk_table(folder: Path, chunks: Iterable[Chunk]) -> None:
             fh.write(json.dumps(chunk.to_record(), ensure_ascii=False) + "\n")
 
 
-def publish_generation(index_dir: Path, folder: Path, manifest: dict) -> Generation:
-    """Makes `folder` the index in use: manifest last, then one atomic rename of the pointer."""
+def publish_generation(index_dir: Path, folder: Path, manifest: dict,
+                       pause: Callable[[str], None] | None = None) -> Generation:
+    """Makes `folder` the index in use: manifest last, then one atomic rename of the pointer.
+
+    The manifest names the generation it replaces, so that old generations are kept in the order they were
+    in use (`remove_stale_generations`); `pause("publish")` runs just before the switch (a test hook).
+    """
+    previous = current_generation(index_dir)
+    manifest = {**manifest, "previous": previous.folder.name if previous else None}
     tmp_manifest = folder / "manifest.json.tmp"
     tmp_manifest.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     _fsync_tree(folder)
     os.replace(tmp_manifest, folder / "manifest.json")
     final = folder.with_suffix("") if folder.suffix == ".tmp" else folder
     os.replace(folder, final)
+    if pause:
+        pause("publish")
     pointer_tmp = index_dir / f"{CURRENT}.tmp"
     pointer_tmp.write_text(final.name, encoding="utf-8")
     _fsync_file(pointer_tmp)
@@ -173,15 +208,16 @@ def publish_generation(index_dir: Path, folder: Path, manifest: dict) -> Generat
 
 
 def remove_stale_generations(index_dir: Path) -> None:
-    """Deletes unfinished generations of dead reindexes and all but the newest old ones."""
-    current = current_generation(index_dir)
-    keep = {current.folder.name} if current else set()
-    finished = sorted(
-        (p for p in index_dir.glob(f"{GENERATION_PREFIX}*") if p.is_dir() and p.suffix != ".tmp"),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    keep.update(p.name for p in [p for p in finished if p.name not in keep][:KEEP_OLD_GENERATIONS])
+    """Deletes every generation but the current one and the `KEEP_OLD_GENERATIONS` that were in use before it:
+    unfinished (`.tmp`) folders and finished ones never switched to, both left by reindexes that died."""
+    keep: set[str] = set()
+    generation = current_generation(index_dir)
+    while generation is not None and len(keep) <= KEEP_OLD_GENERATIONS:
+        keep.add(generation.folder.name)
+        previous = generation.manifest().get("previous")
+        generation = Generation(index_dir / previous) if previous else None
+        if generation is not None and not generation.manifest_path.exists():
+            generation = None
     for path in index_dir.glob(f"{GENERATION_PREFIX}*"):
         if path.name in keep:
             continue

@@ -10,7 +10,13 @@ import pytest
 
 from qa.settings import Settings
 
-from seed import SEED_CORPUS, SHARED_DIR
+from tests.seed import SEED_CORPUS, SHARED_DIR
+
+# Real servers for the tests that need them: `chroma run`, llama.cpp's server, Debian's Chromium.
+pytest_plugins = ["tests.servers"]
+
+# Real servers for the tests that need them: `chroma run`, llama.cpp's server, Debian's Chromium.
+pytest_plugins = ["tests.servers"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -5,7 +5,7 @@ import pytest
 
 from qa.answer import ABSTAIN_MESSAGE, AnswerSentence, render_answer
 
-from seed import KOREA_TITLE, LEAP_TITLE, WEMIX_TITLE
+from tests.seed import KOREA_TITLE, LEAP_TITLE, WEMIX_TITLE
 
 
 @pytest.mark.parametrize("question, fact, title", [

@@ -2,7 +2,7 @@
 from qa.chunk import Chunker, split_sentences, split_units
 from qa.load import Article, load_corpus
 
-from seed import SEED_CORPUS
+from tests.seed import SEED_CORPUS
 
 
 def article(text: str, title: str = "T") -> Article:

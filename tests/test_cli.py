@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from seed import LEAP_TITLE, SEED_CORPUS
+from tests.seed import LEAP_TITLE, SEED_CORPUS
 
 
 def run_qa(settings, *args, check_code=None):

@@ -5,7 +5,7 @@ import pytest
 
 from qa.load import decode_text, load_corpus, UnreadableFile
 
-from seed import LEAP_TITLE, SEED_CORPUS
+from tests.seed import LEAP_TITLE, SEED_CORPUS
 
 
 def test_seed_corpus_loads_four_articles_with_front_matter():

@@ -8,7 +8,7 @@ from qa import store
 from qa.errors import ReindexBusyError
 from qa.reindex import reindex, reindex_lock
 
-from seed import SEED_CORPUS
+from tests.seed import SEED_CORPUS
 
 
 def index_contents(settings):

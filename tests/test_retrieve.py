@@ -6,7 +6,7 @@ import pytest
 from qa.chunk import Chunk
 from qa.retrieve import Filters, as_langchain_retriever, fuse
 
-from seed import KOREA_TITLE, LEAP_TITLE, PROPERTY_TITLE, WEMIX_TITLE
+from tests.seed import KOREA_TITLE, LEAP_TITLE, PROPERTY_TITLE, WEMIX_TITLE
 
 
 @pytest.mark.parametrize("question, title", [

@@ -7,7 +7,7 @@ import re
 from streamlit.testing.v1 import AppTest
 
 from qa.feedback import read_feedback
-from tests.conftest import KOREA_TITLE, LEAP_TITLE, WEMIX_TITLE
+from tests.seed import KOREA_TITLE, LEAP_TITLE, WEMIX_TITLE
 from tests.ui.conftest import APP, APP_TIMEOUT_S, HOSTILE_QUESTION
 
 LEAP_QUESTION = "What does the LEAP acronym stand for?"
@@ -80,7 +80,7 @@ def test_jurisdiction_filter_changes_the_sources(app):
 def test_missing_index_is_explained_and_can_be_built_from_the_page(use_settings, make_settings):
     import shutil
 
-    from tests.conftest import SEED_CORPUS
+    from tests.seed import SEED_CORPUS
 
     settings = make_settings()
     shutil.copytree(SEED_CORPUS, settings.corpus_dir, dirs_exist_ok=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import LEAP_TITLE
+from tests.seed import LEAP_TITLE
 from tests.ui.conftest import ARTIFACTS, HOSTILE_QUESTION
 
 pytestmark = pytest.mark.browser
