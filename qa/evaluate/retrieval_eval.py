@@ -4,7 +4,6 @@ folder, runs every judged query through `Retriever.search` in bm25, dense and hy
 from __future__ import annotations
 
 import json
-import logging
 import math
 import shutil
 import tempfile
@@ -20,7 +19,6 @@ from qa.reindex import ReindexReport, reindex
 from qa.retrieve import IndexReader, Retriever
 from qa.settings import Settings
 
-logger = logging.getLogger(__name__)
 
 MODES = ("bm25", "dense", "hybrid")
 CUTOFFS = (10, 100)
