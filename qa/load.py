@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf", ".jsonl")
 RELATIVE_DATE = re.compile(r"^\s*(?:\d+|an?|one)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago\s*$", re.I)
-MAX_FILE_MB = 20
+MAX_FILE_MB = 20  # for one article; a bigger file is a dump: split it, or make it JSONL (read line by line, no limit)
 MIN_FALLBACK_HTML_WORDS = 20
 
 

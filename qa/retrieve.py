@@ -100,11 +100,12 @@ class OpenIndex:
     """One opened generation. A search uses one of these from start to end, so that a reopen by another
     thread cannot mix the chunk positions of two generations."""
 
-    generation: store.Generation
+    name: str  # the generation folder's name, or the server index's version
     chunks: list[Chunk]
     positions: dict[str, int]
     bm25: store.BM25Index
     collection: Any
+    generation: store.Generation | None = None  # None for the index in a Chroma server
 
     def filter_mask(self, filters: Filters) -> np.ndarray | None:
         """Which chunks `filters` lets through (None: all), as `Filters.matches` decides chunk by chunk."""
@@ -196,7 +197,8 @@ class IndexReader:
         bm25 = store.BM25Index(generation.folder / "bm25", len(chunks))
         client = store.open_persistent_client(generation.folder / "chroma")
         collection = store.get_collection(client)
-        index = OpenIndex(generation, chunks, {c.chunk_id: i for i, c in enumerate(chunks)}, bm25, collection)
+        index = OpenIndex(generation.folder.name, chunks, {c.chunk_id: i for i, c in enumerate(chunks)}, bm25,
+                          collection, generation)
         self.manifest = generation.manifest()
         self.chunks = chunks
         self.positions = index.positions
@@ -259,17 +261,7 @@ class Retriever:
             vector = self.embedder.encode([query], use_cache=False)[0]
             timings["embed_query"] = _ms(t)
             t = time.perf_counter()
-            try:
-                dense = self._dense(index, vector, pool, filters)
-            except Exception:
-                # Two reindexes published since `snapshot()` and deleted the generation it opened: use the new one.
-                fresh = self.reader.snapshot()
-                if fresh.generation.folder == index.generation.folder:
-                    raise
-                logger.info("index %s was replaced during a search; searching %s", index.generation.folder.name,
-                            fresh.generation.folder.name)
-                index = fresh
-                dense = self._dense(index, vector, pool, filters)
+            index, dense = self._dense_on_live_generation(index, vector, pool, filters)
             timings["dense"] = _ms(t)
         if mode in ("hybrid", "bm25"):
             t = time.perf_counter()
@@ -279,6 +271,22 @@ class Retriever:
         hits = fuse(index.chunks, dense, lexical, self.settings.rrf_k)[:k]
         timings["fuse"] = _ms(t)
         return SearchResult(hits=hits, query_vector=vector, timings_ms=timings)
+
+    def _dense_on_live_generation(self, index: OpenIndex, vector: np.ndarray, n: int,
+                                  filters: Filters) -> tuple[OpenIndex, list[tuple[int, float]]]:
+        """Dense ranking on `index`, or on the current generation if two reindexes published since `index` was
+        opened and deleted it (Chroma would recreate files in the deleted folder, or fail)."""
+        if index.generation is None:  # a Chroma server's index is changed in place, never deleted
+            return index, self._dense(index, vector, n, filters)
+        if index.generation.manifest_path.exists():
+            try:
+                return index, self._dense(index, vector, n, filters)
+            except Exception:
+                if index.generation.manifest_path.exists():
+                    raise
+        fresh = self.reader.snapshot()
+        logger.info("index %s was deleted during a search; searching %s", index.name, fresh.name)
+        return fresh, self._dense(fresh, vector, n, filters)
 
     @staticmethod
     def _dense(reader: OpenIndex, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[int, float]]:

@@ -19,7 +19,7 @@ from chromadb.errors import NotFoundError
 from qa import store
 from qa.chunk import Chunk
 from qa.errors import ConfigError, IndexMissingError
-from qa.retrieve import IndexReader
+from qa.retrieve import IndexReader, OpenIndex
 from qa.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -219,6 +219,7 @@ class ServerIndexReader(IndexReader):
         self.manifest = self.server.manifest() or {}
         self._facets = None
         self._columns = None  # filter columns derived from the chunks, if the reader keeps any
+        self._index = OpenIndex(header["version"], chunks, self.positions, self.bm25, self.collection)
         after = self.server.header()
         self._unsettled = header["dirty"] or after is None or after["version"] != header["version"] or after["dirty"]
         self.version = header["version"]

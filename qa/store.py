@@ -229,6 +229,7 @@ def publish_generation(index_dir: Path, folder: Path, manifest: dict,
     tmp_manifest.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     _fsync_tree(folder)
     os.replace(tmp_manifest, folder / "manifest.json")
+    _fsync_dir(folder)
     final = folder.with_suffix("") if folder.suffix == ".tmp" else folder
     os.replace(folder, final)
     if pause:

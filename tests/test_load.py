@@ -124,7 +124,9 @@ def test_legacy_and_utf16_encodings_are_decoded():
         decode_text(bytes(range(256)) * 10)
 
 
-def test_missing_corpus_folder_is_reported(tmp_path):
-    result = load_corpus(tmp_path / "nope")
-    assert result.articles == []
-    assert "QA_CORPUS_DIR" in result.problems[0].reason
+def test_missing_corpus_folder_is_an_error_naming_the_setting(tmp_path):
+    # Indexing a missing folder as empty would delete the whole index, so it is an error, not a problem.
+    from qa.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="QA_CORPUS_DIR"):
+        load_corpus(tmp_path / "nope")

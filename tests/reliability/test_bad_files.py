@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import select
 import shutil
+import signal
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -216,10 +219,17 @@ def load_corpus_without_root(corpus: Path) -> dict:
         finally:
             os._exit(status)
     os.close(write_end)
-    with os.fdopen(read_end, "rb") as fh:
-        data = fh.read()
+    data, deadline = b"", time.monotonic() + 120
+    with os.fdopen(read_end, "rb", buffering=0) as fh:
+        while select.select([fh], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            part = fh.read(65536)
+            if not part:
+                break
+            data += part
+        else:  # a child of a threaded process can in theory hang on a lock copied mid-use: never wait forever
+            os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "the unprivileged loader failed"
+    assert os.waitstatus_to_exitcode(status) == 0, "the unprivileged loader failed or timed out"
     return json.loads(data)
 
 

@@ -136,7 +136,7 @@ def test_a_search_whose_generation_is_deleted_midway_uses_the_new_one(seed_copy,
 
     result = retriever.search(NEW_ARTICLE_QUESTION)
 
-    assert not opened.exists()
-    assert retriever.reader.generation_name == store.current_generation(seed_copy.index_dir).folder.name
     assert result.hits and result.hits[0].chunk.title.startswith("Ruritania")
+    assert retriever.reader.generation_name == store.current_generation(seed_copy.index_dir).folder.name
+    assert not opened.exists(), "the search wrote into the deleted generation"
     assert_index_holds_exactly_the_corpus(seed_copy, embedder)
