@@ -2,8 +2,9 @@
 word pieces (the model's window), and SciFact nDCG@10 of dense retrieval with each (300 test queries).
 
 Throughput: the same texts, the same batch size, both models warmed up, best of two alternating runs.
-SciFact: documents are `title + " " + text` as BEIR embeds them; vectors go through the embedding cache
-(keyed by model and backend), so a second run of the benchmark does not embed the corpus again.
+SciFact: dense retrieval through the evaluator of `qa eval retrieval` (the app's chunking and search); the
+vectors go through the embedding cache (keyed by model and backend), so a second run of the benchmark, or one
+after `qa eval retrieval`, does not embed the corpus again.
 """
 from __future__ import annotations
 
@@ -29,12 +30,11 @@ def main() -> None:
     from qa.settings import Settings
 
     onnx = Embedder(Settings(cache_dir=args.model_cache, embedding_backend="onnx"))
-    torch_backend = Embedder(Settings(cache_dir=args.model_cache, embedding_backend="torch"))
     corpus, queries, qrels = load_beir(SCIFACT, "test")
     documents = {doc_id: f"{doc['title']} {doc['text']}".strip() for doc_id, doc in corpus.items()}
 
     throughput = _throughput(onnx, list(documents.values()), args.texts)
-    ndcg = _scifact_ndcg({"torch": torch_backend, "onnx": onnx}, documents, queries, qrels, args.scifact_docs)
+    ndcg = _scifact_ndcg(args.model_cache, corpus, queries, qrels, args.scifact_docs)
     write_json(args.out, {**throughput, **ndcg})
 
 
@@ -76,28 +76,26 @@ def _throughput(onnx, documents: list[str], n: int) -> dict:
     return result
 
 
-def _scifact_ndcg(embedders: dict, documents: dict[str, str], queries: dict[str, str], qrels: dict,
-                  extra_docs: int) -> dict:
-    from qa.evaluate.metrics import ndcg_at_k
+def _scifact_ndcg(model_cache: Path, corpus: dict, queries: dict[str, str], qrels: dict, extra_docs: int) -> dict:
+    """nDCG@10 of dense retrieval with each backend through `qa eval retrieval`'s evaluator: the app's own
+    chunking, reindex and `Retriever.search(mode="dense")`, a document scoring its best chunk."""
+    from qa.evaluate.retrieval_eval import BeirIndex, RetrievalEvaluator
+    from qa.settings import Settings
 
     if extra_docs:
         judged = {doc for rels in qrels.values() for doc in rels}
-        keep = judged | set([d for d in documents if d not in judged][:extra_docs])
-        documents = {d: text for d, text in documents.items() if d in keep}
-    doc_ids = list(documents)
-    query_ids = [q for q in queries if q in qrels]
-    result = {"scifact_documents": len(doc_ids), "scifact_queries": len(query_ids)}
-    for name, embedder in embedders.items():
+        keep = judged | set([d for d in corpus if d not in judged][:extra_docs])
+        corpus = {d: doc for d, doc in corpus.items() if d in keep}
+    result: dict = {"scifact_documents": len(corpus), "scifact_queries": len(queries)}
+    for backend in ("torch", "onnx"):
         t = time.perf_counter()
-        doc_vectors = embedder.encode([documents[d] for d in doc_ids])
-        query_vectors = embedder.encode([queries[q] for q in query_ids], use_cache=False)
-        scores = query_vectors @ doc_vectors.T
-        run = {}
-        for q, row in zip(query_ids, scores):
-            top = np.argpartition(-row, 100)[:100]
-            run[q] = {doc_ids[i]: float(row[i]) for i in top}
-        result[f"scifact_ndcg10_{name}"] = ndcg_at_k(run, qrels, 10)
-        print(f"  SciFact nDCG@10 {name}: {result[f'scifact_ndcg10_{name}']:.4f} "
+        settings = Settings(cache_dir=model_cache, embedding_backend=backend)
+        evaluator = RetrievalEvaluator(settings, modes=("dense",))
+        with BeirIndex(settings, corpus) as index:
+            metrics = evaluator.evaluate_index(index, queries, qrels, dataset=str(SCIFACT), split="test").metrics
+            result[f"scifact_chunks_{backend}"] = len(index.reader.chunks)
+        result[f"scifact_ndcg10_{backend}"] = metrics["dense"]["ndcg@10"]
+        print(f"  SciFact nDCG@10 dense, {backend}: {metrics['dense']['ndcg@10']:.4f} "
               f"({time.perf_counter() - t:.0f}s)", flush=True)
     result["onnx_ndcg_drop"] = result["scifact_ndcg10_torch"] - result["scifact_ndcg10_onnx"]
     return result
