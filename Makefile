@@ -34,6 +34,13 @@ run: reindex
 test: install
 	$(BIN)/pytest -m "not llm" $(PYTEST_ARGS)
 
+# Speed and memory against baselines (docs/performance.md): bench/results.json and bench/results.md.
+bench: install
+	$(BIN)/python -m bench.run
+
+bench-quick: install
+	$(BIN)/python -m bench.run --quick
+
 clean:
 	rm -rf index .cache .pytest_cache
 

@@ -15,7 +15,7 @@ import numpy as np
 from qa.chunk import split_sentences, split_units
 from qa.embed import Embedder
 from qa.retrieve import Hit
-from qa.store import bm25_tokenize
+from qa.store import bm25_terms
 
 logger = logging.getLogger(__name__)
 
@@ -28,21 +28,21 @@ SUPPORT_SIMILARITY = 0.72
 SUPPORT_OVERLAP = 0.7
 
 # Words that say nothing about which passage answers: every article in the field uses them.
-_GENERIC_TERMS = set(bm25_tokenize([
+_GENERIC_TERMS = set(bm25_terms(
     "crypto cryptocurrency cryptocurrencies digital asset assets token tokens rule rules regulation regulations "
     "regulator regulators plan plans new say says said according report reported article articles also "
     "government market markets policy policies industry sector country city "
     "what when where which who whom whose why how does did do is are was were will would can could"
-], return_ids=False)[0])
+))
 # The word a question asks about: "what price", "which exchange", "how many users".
 _FOCUS = re.compile(r"\b(?:what|which|whose|how many|how much)\s+(?:of\s+the\s+|the\s+|a\s+)?([a-z][\w-]+)", re.I)
 
 # Words that shape a question but name nothing a passage should contain.
-_QUESTION_WORDS = set(bm25_tokenize([
+_QUESTION_WORDS = set(bm25_terms(
     "what which who whom whose when where why how did do does done is are was were been being would could should "
     "can may might must shall has have had each any both either about name named kind kinds type sort many much "
     "whether besides so far it its they their theirs them from out up under over onto than there those"
-], return_ids=False)[0])
+))
 # Capitalised words that are not names when they start a clause of a question.
 _NAME_STOPWORDS = {"i", "what", "which", "who", "when", "where", "why", "how", "is", "are", "was", "were", "do",
                    "does", "did", "the", "a", "an", "in", "on", "and", "or", "name"}
@@ -184,12 +184,12 @@ class _Unit:
 
 def content_terms(text: str) -> set[str]:
     """Stemmed content words, without stop words and the field's generic vocabulary."""
-    return set(bm25_tokenize([text], return_ids=False)[0]) - _GENERIC_TERMS
+    return set(bm25_terms(text)) - _GENERIC_TERMS
 
 
 def _plain_terms(text: str) -> set[str]:
     """Stemmed words without stop words and question words (the generic vocabulary kept)."""
-    return set(bm25_tokenize([text], return_ids=False)[0]) - _QUESTION_WORDS
+    return set(bm25_terms(text)) - _QUESTION_WORDS
 
 
 def question_terms(question: str) -> set[str]:
@@ -504,13 +504,13 @@ def check_support(embedder: Embedder, sentences: Sequence[str], passages: Sequen
     sentence_vectors = embedder.encode(list(sentences), use_cache=False)
     unit_vectors = embedder.encode([t for _, t in passage_units])
     similarity = sentence_vectors @ unit_vectors.T
-    passage_terms = [content_terms(p) | set(bm25_tokenize([p], return_ids=False)[0]) for p in passages]
+    passage_terms = [content_terms(p) | set(bm25_terms(p)) for p in passages]
     supporting: list[list[int]] = []
     for row, sentence in zip(similarity, sentences):
         best: dict[int, float] = {}
         for (passage, _), score in zip(passage_units, row):
             best[passage] = max(best.get(passage, -1.0), float(score))
-        terms = set(bm25_tokenize([sentence], return_ids=False)[0])
+        terms = set(bm25_terms(sentence))
         found = []
         for passage, score in sorted(best.items(), key=lambda kv: -kv[1]):
             overlap = len(terms & passage_terms[passage - 1]) / len(terms) if terms else 0.0

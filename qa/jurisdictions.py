@@ -72,13 +72,43 @@ def _compile() -> dict[str, re.Pattern[str]]:
 
 _PATTERNS = _compile()
 
+# The patterns are slow (case-insensitive alternations defeat the regex engine's literal search) and most
+# articles name one or two jurisdictions, so a pattern only runs on a text that holds the first word of one
+# of its names or acronyms as a whole word (acronyms as written, names casefolded): a pattern cannot match
+# without it. This keeps loading a large corpus cheap.
+_WORD = re.compile(r"\w+")
+
+
+def _first_words(names: dict[str, list[str]], fold: bool) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for name, words in names.items():
+        for word in words:
+            first = _WORD.search(word.casefold() if fold else word).group()
+            out.setdefault(first, set()).add(name)
+    return out
+
+
+_ACRONYM_WORDS = _first_words(_ACRONYMS, fold=False)
+_NAME_WORDS = _first_words(_NAMES, fold=True)
+
+
+def _candidates(text: str) -> set[str]:
+    found: set[str] = set()
+    for word in set(_WORD.findall(text)) & _ACRONYM_WORDS.keys():
+        found |= _ACRONYM_WORDS[word]
+    for word in set(_WORD.findall(text.casefold())) & _NAME_WORDS.keys():
+        found |= _NAME_WORDS[word]
+    return found
+
 
 def detect_jurisdictions(text: str, title: str = "") -> list[str]:
     """Jurisdictions named at least twice in the text, or at all in the title; sorted by mentions."""
     counts: dict[str, int] = {}
-    for name, pattern in _PATTERNS.items():
-        in_title = bool(title and pattern.search(title))
-        n = len(pattern.findall(text)) + (MIN_MENTIONS if in_title else 0)
+    in_text, in_title = _candidates(text), _candidates(title) if title else set()
+    for name in in_text | in_title:
+        pattern = _PATTERNS[name]
+        named_in_title = name in in_title and bool(pattern.search(title))
+        n = (len(pattern.findall(text)) if name in in_text else 0) + (MIN_MENTIONS if named_in_title else 0)
         if n >= MIN_MENTIONS:
             counts[name] = n
     return sorted(counts, key=lambda name: (-counts[name], name))

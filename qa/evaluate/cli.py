@@ -34,9 +34,9 @@ def cmd_eval_qa(args: argparse.Namespace, settings) -> int:
 
     questions = load_questions(args.dataset)
     pipeline = Pipeline(settings)
-    if store.current_generation(settings.index_dir) is None:
-        print(f"no index in {settings.index_dir}: indexing the corpus in {settings.corpus_dir} first",
-              file=sys.stderr)
+    if store.current_manifest(settings) is None:
+        where = f"the Chroma server at {settings.chroma_host}" if settings.chroma_host else settings.index_dir
+        print(f"no index in {where}: indexing the corpus in {settings.corpus_dir} first", file=sys.stderr)
         report = pipeline.reindex(show_progress=sys.stderr.isatty())
         print(f"indexed: {report.summary()}", file=sys.stderr)
     result = QAEvaluator(pipeline).evaluate(questions, progress=_progress("question"))

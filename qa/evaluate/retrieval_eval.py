@@ -4,7 +4,6 @@ folder, runs every judged query through `Retriever.search` in bm25, dense and hy
 from __future__ import annotations
 
 import json
-import logging
 import math
 import shutil
 import tempfile
@@ -20,7 +19,6 @@ from qa.reindex import ReindexReport, reindex
 from qa.retrieve import IndexReader, Retriever
 from qa.settings import Settings
 
-logger = logging.getLogger(__name__)
 
 MODES = ("bm25", "dense", "hybrid")
 CUTOFFS = (10, 100)
@@ -49,15 +47,17 @@ def write_beir_corpus(corpus: Corpus, folder: Path) -> Path:
 class BeirIndex:
     """A BEIR corpus indexed by `qa.reindex` into a temporary folder that is deleted on `close()`.
 
-    The settings are the app's except `corpus_dir` and `index_dir`, so chunking, the embedding model and
-    the embedding cache (`cache_dir`, where vectors of an earlier run are reused) are the app's own.
+    The settings are the app's except `corpus_dir`, `index_dir` and the store (always the embedded one), so
+    chunking, the embedding model and the embedding cache (`cache_dir`, where vectors of an earlier run are
+    reused) are the app's own.
     """
 
     def __init__(self, settings: Settings, corpus: Corpus, *, embedder: Embedder | None = None,
                  progress: Progress | None = None):
         self._root = Path(tempfile.mkdtemp(prefix="qa-beir-"))
+        # The embedded store in the temporary folder even when the app uses a Chroma server (QA_CHROMA_HOST).
         self.settings = settings.model_copy(update={"corpus_dir": self._root / "corpus",
-                                                    "index_dir": self._root / "index"})
+                                                    "index_dir": self._root / "index", "chroma_host": None})
         self.reader = IndexReader(self.settings)
         try:
             write_beir_corpus(corpus, self.settings.corpus_dir)

@@ -1,7 +1,7 @@
 """The regression gate: the development questions through the seed index, and SciFact retrieval.
 
 Thresholds sit about one question below what the current code measures (64 answerable and 12 unanswerable
-questions: 0.906 answer accuracy, 1.0 recall@5, 1.0 citation accuracy, 1.0 abstention, 0.016 false
+questions: 0.906 answer accuracy, 1.0 recall@5, 0.984 citation accuracy, 1.0 abstention, 0.016 false
 abstention), and never below the issue's floor (0.85, 0.95, 0.9, 0.85, 0.1). See docs/evaluation.md.
 """
 import re
@@ -16,7 +16,7 @@ DEV_SET = REPO_ROOT / "tests/eval/seed_questions.jsonl"
 GATE = {
     "answer_accuracy": 0.89,
     "recall@5": 0.98,
-    "citation_accuracy": 0.98,
+    "citation_accuracy": 0.96,
     "abstention_rate": 0.9,
 }
 MAX_FALSE_ABSTENTION = 0.05
@@ -47,6 +47,7 @@ def test_every_answer_is_short(dev_result):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2700)  # embeds SciFact's ~14,000 chunks on 2 cores when the cache is empty (as in CI)
 def test_scifact_hybrid_ndcg_on_training_queries(shared_dir, tmp_path):
     from qa.evaluate.retrieval_eval import RetrievalEvaluator
     from qa.settings import load_settings

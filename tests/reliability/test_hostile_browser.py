@@ -9,7 +9,7 @@ import pytest
 from qa.settings import REPO_ROOT, Settings
 
 # The UI tests' server and browser fixtures, here run on this module's `hostile_settings`.
-from tests.ui.conftest import browser, page, streamlit_server  # noqa: F401
+from tests.ui.conftest import page, streamlit_server  # noqa: F401  (`browser` comes from tests/servers.py)
 
 pytestmark = pytest.mark.browser
 

@@ -153,19 +153,8 @@ def streamlit_server(hostile_settings, tmp_path_factory):
                 process.wait()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's chromium driven by Playwright; the test is skipped when chromium is not installed."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed; enable the browser tests with `apt-get install -y chromium`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+# `browser` is the session fixture of tests/servers.py: one Playwright per session, since a second
+# sync_playwright() in the same process fails while the first one's event loop is running.
 
 
 @pytest.fixture
