@@ -34,7 +34,7 @@ class Sizes:
     cold_starts: int  # timed `qa ask` runs (after one untimed run that warms the page cache)
 
 
-FULL = Sizes("full", None, 2, (10_000, 100_000), 100, 256, None, 3)
+FULL = Sizes("full", None, 2, (10_000, 100_000), 100, 128, None, 3)
 QUICK = Sizes("quick", 1_000, 1, (2_000, 10_000), 30, 48, 150, 2)
 
 

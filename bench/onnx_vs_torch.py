@@ -1,7 +1,9 @@
 """Compares the int8 ONNX Runtime encoder with sentence-transformers on torch: throughput on texts of 256
 word pieces (the model's window), and SciFact nDCG@10 of dense retrieval with each (300 test queries).
 
-Throughput: the same texts, the same batch size, both models warmed up, best of two alternating runs.
+Throughput: the same texts, the same batch size, both models warmed up, the best of `--rounds` alternating
+runs of each (this machine's speed drifts by up to a third from one run to the next, so many short alternating
+runs give a steadier ratio than a few long ones).
 SciFact: dense retrieval through the evaluator of `qa eval retrieval` (the app's chunking and search); the
 vectors go through the embedding cache (keyed by model and backend), so a second run of the benchmark, or one
 after `qa eval retrieval`, does not embed the corpus again.
@@ -22,6 +24,7 @@ def main() -> None:
     parser = child_arguments(__doc__)
     parser.add_argument("--model-cache", type=Path, required=True)
     parser.add_argument("--texts", type=int, default=384, help="256-token texts for the throughput test")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating timed runs of each backend")
     parser.add_argument("--scifact-docs", type=int, default=0, help="unjudged documents kept (0: all)")
     args = parser.parse_args()
 
@@ -33,12 +36,12 @@ def main() -> None:
     corpus, queries, qrels = load_beir(SCIFACT, "test")
     documents = {doc_id: f"{doc['title']} {doc['text']}".strip() for doc_id, doc in corpus.items()}
 
-    throughput = _throughput(onnx, list(documents.values()), args.texts)
+    throughput = _throughput(onnx, list(documents.values()), args.texts, args.rounds)
     ndcg = _scifact_ndcg(args.model_cache, corpus, queries, qrels, args.scifact_docs)
     write_json(args.out, {**throughput, **ndcg})
 
 
-def _throughput(onnx, documents: list[str], n: int) -> dict:
+def _throughput(onnx, documents: list[str], n: int, rounds: int) -> dict:
     from sentence_transformers import SentenceTransformer
 
     lengths = onnx.count_tokens(documents)
@@ -57,7 +60,7 @@ def _throughput(onnx, documents: list[str], n: int) -> dict:
     onnx.encode(texts[:16], use_cache=False)
     best = {"torch": float("inf"), "onnx": float("inf")}
     vectors = {}
-    for _ in range(2):
+    for _ in range(rounds):
         for name, run in (("torch", run_torch), ("onnx", run_onnx)):
             t = time.perf_counter()
             vectors[name] = run()
@@ -65,6 +68,7 @@ def _throughput(onnx, documents: list[str], n: int) -> dict:
     cosine = np.sum(vectors["torch"] * vectors["onnx"], axis=1)
     result = {
         "throughput_texts": len(texts),
+        "throughput_rounds": rounds,
         "torch_texts_per_s": len(texts) / best["torch"],
         "onnx_texts_per_s": len(texts) / best["onnx"],
         "onnx_speedup": best["torch"] / best["onnx"],

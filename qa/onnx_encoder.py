@@ -96,10 +96,8 @@ class OnnxEncoder:
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle worker threads sleep instead of spinning: when other processes share the cores, spinning threads
-        # take CPU from the threads doing the work. Measured on 2 shared cores (load about 10): one query
-        # 20 ms instead of 100 ms, a bulk encode 30% faster (bench/, docs/performance.md).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Idle worker threads keep ONNX Runtime's default and spin briefly before they sleep: without spinning a
+        # query was faster while other processes loaded the cores, but bulk encoding 15% slower on idle ones.
         self._session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
         logger.info("loaded ONNX encoder %s with %d threads", self.onnx_path.name, options.intra_op_num_threads)
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
+
 from qa.chunk import CHUNKER_VERSION, Chunk, Chunker
 from qa.embed import Embedder
 from qa.errors import ReindexBusyError
@@ -26,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total)
 EMBED_BATCH = 256
+WRITE_BATCH = 2048  # chunks per write into embedded Chroma: larger calls cost it less per chunk
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -275,40 +278,56 @@ def _group(chunks: list[Chunk]) -> dict[str, list[Chunk]]:
     return out
 
 
-def embed_and_store(embedder, write, chunks, batch_limit, progress, show_progress, pause=None) -> None:
-    """Embeds batch after batch while `write` (a collection's add or upsert) stores the previous batch in
-    a second thread."""
+def embed_and_store(embedder, write, chunks, batch_limit, progress, show_progress, pause=None,
+                    overlap: bool = False) -> None:
+    """Embeds the chunks step by step and stores them with `write` (a collection's add or upsert).
+
+    Embedded Chroma (`overlap=False`) is written in the same thread, in calls of up to `WRITE_BATCH` chunks,
+    between encoder steps: its writes are CPU work, and run beside the encoder they slowed it by more than they
+    took (on 2 cores a full reindex of the cryptonews archive took 1.34x the encoder alone with a writer thread
+    and 1.1x without, docs/performance.md). A Chroma server (`overlap=True`) does its work in another process,
+    so there each write runs in a second thread while the next step is encoded.
+    """
     from tqdm import tqdm
 
     pause = pause or (lambda point: None)
 
-    def add(**batch):
-        write(**batch)
+    def add(batch: list[Chunk], vectors) -> None:
+        write(
+            ids=[c.chunk_id for c in batch],
+            embeddings=vectors,
+            documents=[c.text for c in batch],
+            metadatas=[c.chroma_metadata() for c in batch],
+        )
         pause("chroma")
 
     bar = tqdm(total=len(chunks), desc="Embedding chunks", unit="chunk", disable=not show_progress)
     step = min(EMBED_BATCH, batch_limit)
+    write_batch = max(step, min(WRITE_BATCH, batch_limit) // step * step)
     # Texts of similar length in each batch waste less of the encoder on padding (it sorts only within a
     # call); Chroma does not care in which order chunks arrive.
     chunks = sorted(chunks, key=lambda c: len(c.embedding_text))
     pending = None
+    done: list[Chunk] = []
+    done_vectors: list = []
     with ThreadPoolExecutor(max_workers=1) as writer:
         for i in range(0, len(chunks), step):
             batch = chunks[i:i + step]
             vectors = embedder.encode([c.embedding_text for c in batch])
             pause("embed")
-            if pending is not None:
-                pending.result()
-            pending = writer.submit(
-                add,
-                ids=[c.chunk_id for c in batch],
-                embeddings=vectors,
-                documents=[c.text for c in batch],
-                metadatas=[c.chroma_metadata() for c in batch],
-            )
             bar.update(len(batch))
             if progress:
                 progress("embed", min(i + step, len(chunks)), len(chunks))
+            if overlap:
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(add, batch, vectors)
+                continue
+            done.extend(batch)
+            done_vectors.append(vectors)
+            if len(done) >= write_batch or i + step >= len(chunks):
+                add(done, np.concatenate(done_vectors))
+                done, done_vectors = [], []
         if pending is not None:
             pending.result()
     bar.close()

@@ -143,7 +143,8 @@ class ServerStore:
         batch_limit = min(self.call(self.client.get_max_batch_size), 5000)
         for i in range(0, len(stale_ids), batch_limit):
             self.call(collection.delete, ids=list(stale_ids[i:i + batch_limit]))
-        embed_and_store(embedder, collection.upsert, list(new_chunks), batch_limit, progress, show_progress)
+        embed_and_store(embedder, collection.upsert, list(new_chunks), batch_limit, progress, show_progress,
+                        overlap=True)
         count = self.call(collection.count)
         if count != expected_chunks:
             raise RuntimeError(f"the Chroma server at {self.where} holds {count} chunks but the corpus has "

@@ -110,3 +110,39 @@ def test_progress_callback_reports_embedding(corpus_settings, embedder):
     embeds = [s for s in seen if s[0] == "embed"]
     assert embeds[-1][1] == embeds[-1][2] > 0
     assert seen[-1] == ("bm25", 1, 1)
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_embed_and_store_writes_every_chunk_once_with_its_vector(embedder, monkeypatch, overlap):
+    """Embedded Chroma is written between encoder steps in calls of at most WRITE_BATCH chunks; a server's
+    writes overlap the encoder. Either way every chunk arrives once, with the vector of its own text."""
+    import numpy as np
+
+    from qa import reindex as reindex_module
+    from qa.chunk import Chunk
+
+    monkeypatch.setattr(reindex_module, "EMBED_BATCH", 4)
+    monkeypatch.setattr(reindex_module, "WRITE_BATCH", 10)
+    chunks = [
+        Chunk(chunk_id=f"a{i}.md::0", article_id=f"a{i}.md", index=0, text=f"Passage number {i} on stablecoins.",
+              start=0, end=33, title=f"Title {i}", path=f"a{i}.md", published=None, published_date=None,
+              source=None, url=None, category=None, jurisdictions=())
+        for i in range(23)
+    ]
+    calls: list[dict] = []
+    steps: list[int] = []
+    reindex_module.embed_and_store(embedder, lambda **batch: calls.append(batch), chunks, batch_limit=5000,
+                                   progress=lambda stage, done, total: steps.append(done), show_progress=False,
+                                   overlap=overlap)
+    written = [cid for call in calls for cid in call["ids"]]
+    assert sorted(written) == sorted(c.chunk_id for c in chunks)
+    assert steps == [4, 8, 12, 16, 20, 23]
+    if overlap:
+        assert [len(call["ids"]) for call in calls] == [4, 4, 4, 4, 4, 3]
+    else:
+        assert [len(call["ids"]) for call in calls] == [8, 8, 7]  # whole encoder steps, at most WRITE_BATCH
+    by_id = {c.chunk_id: c for c in chunks}
+    for call in calls:
+        expected = embedder.encode([by_id[cid].embedding_text for cid in call["ids"]])
+        np.testing.assert_allclose(np.asarray(call["embeddings"]), expected, atol=1e-6)
+        assert call["documents"] == [by_id[cid].text for cid in call["ids"]]
