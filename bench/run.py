@@ -181,7 +181,7 @@ def markdown(figures: dict, details: dict) -> str:
         f"# Benchmark results ({sizes.name if isinstance(sizes, Sizes) else sizes['name']} run)",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; load average at the end "
-        f"{m['load_average_at_end']} (other processes shared the cores). {m['date']}. "
+        f"{m['load_average_at_end']} (about 2 while the benchmarks alone keep both cores busy). {m['date']}. "
         f"Encoder of the reindex and query benchmarks: `{details['backend']}`. Whole run: {details['bench_seconds']:.0f} s.",
         "",
         "| figure | value | target | met | measured as |",

@@ -263,7 +263,10 @@ def _quantize(source: Path, path: Path) -> Path:
     def not_preprocessing_advice(record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith("Please consider to run pre-processing")
 
+    # It also installs a handler on the root logger (a logging.basicConfig in a module it imports), after which
+    # every library's debug records (bm25s's, say) reached stderr; the root logger is put back as it was.
     root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     root.addFilter(not_preprocessing_advice)
     try:
         quantize_dynamic(
@@ -277,4 +280,8 @@ def _quantize(source: Path, path: Path) -> Path:
         )
     finally:
         root.removeFilter(not_preprocessing_advice)
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
     return path

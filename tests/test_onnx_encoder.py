@@ -166,3 +166,23 @@ def test_non_bert_model_is_refused_with_the_backend_to_use(tmp_path):
 
     with pytest.raises(ValueError, match="model_type='mpnet'.*torch embedding backend"):
         export_onnx(tmp_path, tmp_path / "cache")
+
+
+def test_quantizing_leaves_the_root_logger_as_it_was(fp32_encoder, tmp_path):
+    """onnxruntime's quantizer imports a module that calls logging.basicConfig; left in place, that handler
+    printed every library's debug records (bm25s's) on stderr for the rest of the first reindex. A fresh process,
+    since the call only acts on a root logger without handlers (pytest's own are there in this one)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging, sys\n"
+        "from pathlib import Path\n"
+        "from qa.onnx_encoder import _quantize\n"
+        "_quantize(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+        "print(len(logging.getLogger().handlers), logging.getLogger().level)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(fp32_encoder.onnx_path), str(tmp_path / "int8.onnx")],
+                          capture_output=True, text=True, timeout=600, check=True)
+    assert (tmp_path / "int8.onnx").stat().st_size > 0
+    assert done.stdout.split() == ["0", str(logging.WARNING)]
