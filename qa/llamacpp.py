@@ -2,6 +2,7 @@
 (langchain-community's ChatLlamaCpp would pull in that whole package for one class)."""
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from functools import lru_cache
@@ -20,6 +21,15 @@ CONTEXT_TOKENS = 2048
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 # One llama.cpp context answers one request at a time; Streamlit runs each session in its own thread.
 _GENERATE_LOCK = threading.Lock()
+_LOADED: list = []  # every model load_model made, closed at exit
+
+
+@atexit.register
+def _close_models() -> None:
+    """Frees the models while llama_cpp is still whole. Left to `Llama.__del__` at interpreter exit, the free ran
+    after llama_cpp's ctypes functions were torn down and printed a TypeError traceback on every exit."""
+    while _LOADED:
+        _LOADED.pop().close()
 
 
 @lru_cache(maxsize=2)
@@ -34,9 +44,11 @@ def load_model(path: str, n_ctx: int = CONTEXT_TOKENS, n_threads: int | None = N
         raise ConfigError(f"QA_LLM_MODEL={path!r} is not a GGUF file; set it to the path of a .gguf model")
     threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
     try:
-        return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
+        model = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
     except ValueError as exc:  # llama.cpp could not read the file
         raise ConfigError(f"QA_LLM_MODEL={path!r} could not be loaded by llama.cpp ({exc})") from exc
+    _LOADED.append(model)
+    return model
 
 
 class ChatLlamaCppInProcess(BaseChatModel):

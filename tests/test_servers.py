@@ -81,6 +81,7 @@ def test_chroma_server_keeps_its_data_across_a_restart(chroma_server):
     assert restored["documents"] == ["MiCA title III"]
 
 
+@pytest.mark.llm  # the package is installed by `make test-llm`, which runs the llm tests
 def test_smollm2_gguf_path_finds_the_model_inside_the_package():
     try:
         path = smollm2_gguf_path()
