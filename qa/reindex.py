@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -284,8 +284,8 @@ def embed_and_store(embedder, write, chunks, batch_limit, progress, show_progres
 
     Embedded Chroma (`overlap=False`) is written in the same thread, in calls of up to `WRITE_BATCH` chunks,
     between encoder steps: its writes are CPU work, and run beside the encoder they slowed it by more than they
-    took (on 2 cores a full reindex of the cryptonews archive took 1.34x the encoder alone with a writer thread
-    and 1.1x without, docs/performance.md). A Chroma server (`overlap=True`) does its work in another process,
+    took (on 2 cores, 3,000 cryptonews articles took 1.40x the encoder alone with a writer thread and 1.10x
+    without; the whole archive 1.23x without, docs/performance.md). A Chroma server (`overlap=True`) does its work in another process,
     so there each write runs in a second thread while the next step is encoded.
     """
     from tqdm import tqdm
@@ -310,7 +310,7 @@ def embed_and_store(embedder, write, chunks, batch_limit, progress, show_progres
     pending = None
     done: list[Chunk] = []
     done_vectors: list = []
-    with ThreadPoolExecutor(max_workers=1) as writer:
+    with ThreadPoolExecutor(max_workers=1) if overlap else nullcontext() as writer:
         for i in range(0, len(chunks), step):
             batch = chunks[i:i + step]
             vectors = embedder.encode([c.embedding_text for c in batch])
