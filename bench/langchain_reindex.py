@@ -27,7 +27,7 @@ def main() -> None:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from qa.embed import PACKAGED_MODEL, resolve_model_dir
+    from qa.index.embed import PACKAGED_MODEL, resolve_model_dir
 
     embeddings = HuggingFaceEmbeddings(model_name=str(resolve_model_dir(PACKAGED_MODEL)),
                                        model_kwargs={"device": "cpu"})

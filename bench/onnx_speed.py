@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.onnx_encoder import OnnxEncoder
+from qa.index.onnx_encoder import OnnxEncoder
 
 # Invented sentences in the style of the corpus, shuffled into chunks of 200-256 word pieces: the size the
 # chunker produces, where attention is most expensive and speed matters most.

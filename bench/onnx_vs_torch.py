@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--scifact-docs", type=int, default=0, help="unjudged documents kept (0: all)")
     args = parser.parse_args()
 
-    from qa.embed import Embedder
+    from qa.index.embed import Embedder
     from qa.evaluate.beir import load_beir
     from qa.settings import Settings
 

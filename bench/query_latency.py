@@ -31,9 +31,9 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=100)
     args = parser.parse_args()
 
-    from qa.embed import EmbeddingCache
+    from qa.index.embed import EmbeddingCache
     from qa.pipeline import Pipeline
-    from qa.retrieve import Filters
+    from qa.search.retrieve import Filters
     from qa.settings import Settings
 
     settings = Settings(index_dir=args.index_dir, cache_dir=args.model_cache, embedding_backend=args.backend,
@@ -99,7 +99,7 @@ def _chroma_only(pipeline, questions: list[str], k: int) -> list[float]:
     from langchain_chroma import Chroma
     from langchain_core.embeddings import Embeddings
 
-    from qa import store
+    from qa.index import store
 
     embedder = pipeline.embedder
 

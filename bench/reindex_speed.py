@@ -25,12 +25,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
-    from qa.chunk import Chunker
-    from qa.embed import Embedder, EmbeddingCache
-    from qa.load import load_corpus
-    from qa.reindex import reindex
+    from qa.ingest.chunk import Chunker
+    from qa.index.embed import Embedder, EmbeddingCache
+    from qa.ingest.load import load_corpus
+    from qa.index.reindex import reindex
     from qa.settings import Settings
-    from qa import store
+    from qa.index import store
 
     settings = Settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir, cache_dir=args.model_cache,
                         embedding_backend=args.backend)

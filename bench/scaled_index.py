@@ -1,6 +1,6 @@
 """Builds index generations of N chunks for the latency benchmarks: the cryptonews chunks repeated under
 distinct article and chunk ids, with their embeddings reused from the reindexed index (nothing is encoded),
-written through `qa.store` exactly as a reindex writes them (Chroma, chunk table, BM25, manifest).
+written through `qa.index.store` exactly as a reindex writes them (Chroma, chunk table, BM25, manifest).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, action="append", required=True, help="chunks of each target")
     args = parser.parse_args()
 
-    from qa import store
+    from qa.index import store
 
     source = store.require_generation(args.source_index)
     manifest = source.manifest()
@@ -36,7 +36,7 @@ def main() -> None:
 
 
 def _embeddings(generation, ids: list[str]) -> np.ndarray:
-    from qa import store
+    from qa.index import store
 
     client = store.open_persistent_client(generation.folder / "chroma")
     try:
@@ -51,7 +51,7 @@ def _embeddings(generation, ids: list[str]) -> np.ndarray:
 
 
 def _build(index_dir: Path, chunks: list, vectors: np.ndarray, n: int, source_manifest: dict) -> None:
-    from qa import store
+    from qa.index import store
 
     copies = []
     for i in range(n):

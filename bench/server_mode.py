@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.embed import Embedder  # noqa: E402
+from qa.index.embed import Embedder  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 from qa.settings import REPO_ROOT, Settings  # noqa: E402
 from tests.servers import ChromaServer, smollm2_gguf_path  # noqa: E402

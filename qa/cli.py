@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_reindex(args, settings) -> int:
-    from qa.reindex import reindex
+    from qa.index.reindex import reindex
 
     report = reindex(settings, full=args.full, show_progress=not args.quiet, wait=args.wait)
     for problem in report.problems:
@@ -71,7 +71,7 @@ def cmd_reindex(args, settings) -> int:
 
 def cmd_ask(args, settings) -> int:
     from qa.pipeline import Pipeline
-    from qa.retrieve import Filters
+    from qa.search.retrieve import Filters
 
     filters = Filters(tuple(args.source), tuple(args.category), tuple(args.jurisdiction), args.since, args.until)
     pipeline = Pipeline(settings)
@@ -100,7 +100,7 @@ def cmd_ask(args, settings) -> int:
 
 def cmd_status(args, settings) -> int:
     from qa.pipeline import Pipeline
-    from qa import store
+    from qa.index import store
 
     current = store.current_manifest(settings)
     where = f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host \

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from qa.answer import Answer
+from qa.answer.extractive import Answer
 
 Rating = Literal["up", "down"]
 RATINGS: tuple[str, ...] = ("up", "down")

@@ -11,13 +11,13 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from qa.answer import Answer, ExtractiveAnswerer, retrieved_summary
-from qa.embed import Embedder
+from qa.answer.extractive import Answer, ExtractiveAnswerer, retrieved_summary
+from qa.index.embed import Embedder
 from qa.errors import LLMError, QuestionError
-from qa.reindex import ProgressCallback, ReindexReport, reindex
-from qa.retrieve import Filters, Retriever, open_index_reader
+from qa.index.reindex import ProgressCallback, ReindexReport, reindex
+from qa.search.retrieve import Filters, Retriever, open_index_reader
 from qa.settings import Settings
-from qa import store
+from qa.index import store
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Pipeline:
         self._generative: dict[str, object] = {}
 
     def generative(self, llm: str):
-        from qa.generate import GenerativeAnswerer
+        from qa.answer.generate import GenerativeAnswerer
 
         if llm not in self._generative:
             self._generative[llm] = GenerativeAnswerer(self.settings, self.embedder, llm)

@@ -56,7 +56,7 @@ def make_settings(tmp_path, cache_dir):
 
 @pytest.fixture(scope="session")
 def embedder(cache_dir):
-    from qa.embed import Embedder
+    from qa.index.embed import Embedder
 
     return Embedder(Settings(cache_dir=cache_dir))
 

@@ -1,6 +1,6 @@
 """Chunking: within the model window, on sentence boundaries, with overlap, offsets and stable ids."""
-from qa.chunk import Chunker, split_sentences, split_units
-from qa.load import Article, load_corpus
+from qa.ingest.chunk import Chunker, split_sentences, split_units
+from qa.ingest.load import Article, load_corpus
 
 from tests.seed import SEED_CORPUS
 

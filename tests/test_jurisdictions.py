@@ -1,5 +1,5 @@
 """Jurisdictions recognised from places, regulators and laws named in an article."""
-from qa.jurisdictions import detect_jurisdictions
+from qa.ingest.jurisdictions import detect_jurisdictions
 
 
 def test_regulators_and_laws_map_to_their_jurisdiction():

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from qa.load import decode_text, load_corpus, UnreadableFile
+from qa.ingest.load import decode_text, load_corpus, UnreadableFile
 
 from tests.seed import LEAP_TITLE, SEED_CORPUS
 

@@ -8,8 +8,8 @@ import logging
 import numpy as np
 import pytest
 
-from qa import onnx_encoder
-from qa.onnx_encoder import OnnxEncoder, export_onnx
+from qa.index import onnx_encoder
+from qa.index.onnx_encoder import OnnxEncoder, export_onnx
 
 TEXTS = [
     "Hong Kong's LEAP framework sets out how the government will regulate digital assets.",
@@ -129,7 +129,7 @@ def test_second_export_returns_cached_file_without_exporting_again(
 
     monkeypatch.setattr(onnx_encoder, "_export_fp32", fail)
     monkeypatch.setattr(onnx_encoder, "_quantize", fail)
-    with caplog.at_level(logging.DEBUG, logger="qa.onnx_encoder"):
+    with caplog.at_level(logging.DEBUG, logger="qa.index.onnx_encoder"):
         again = export_onnx(model_dir, onnx_cache, quantize=True)
 
     assert again == cached
@@ -178,7 +178,7 @@ def test_quantizing_leaves_the_root_logger_as_it_was(fp32_encoder, tmp_path):
     script = (
         "import logging, sys\n"
         "from pathlib import Path\n"
-        "from qa.onnx_encoder import _quantize\n"
+        "from qa.index.onnx_encoder import _quantize\n"
         "_quantize(Path(sys.argv[1]), Path(sys.argv[2]))\n"
         "print(len(logging.getLogger().handlers), logging.getLogger().level)\n"
     )

@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from qa import store
+from qa.index import store
 from qa.errors import ReindexBusyError
-from qa.reindex import reindex, reindex_lock
+from qa.index.reindex import reindex, reindex_lock
 
 from tests.seed import SEED_CORPUS
 
@@ -118,8 +118,8 @@ def test_embed_and_store_writes_every_chunk_once_with_its_vector(embedder, monke
     writes overlap the encoder. Either way every chunk arrives once, with the vector of its own text."""
     import numpy as np
 
-    from qa import reindex as reindex_module
-    from qa.chunk import Chunk
+    from qa.index import reindex as reindex_module
+    from qa.ingest.chunk import Chunk
 
     monkeypatch.setattr(reindex_module, "EMBED_BATCH", 4)
     monkeypatch.setattr(reindex_module, "WRITE_BATCH", 10)

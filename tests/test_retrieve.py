@@ -3,8 +3,8 @@ import datetime as dt
 
 import pytest
 
-from qa.chunk import Chunk
-from qa.retrieve import Filters, as_langchain_retriever, fuse
+from qa.ingest.chunk import Chunk
+from qa.search.retrieve import Filters, as_langchain_retriever, fuse
 
 from tests.seed import KOREA_TITLE, LEAP_TITLE, PROPERTY_TITLE, WEMIX_TITLE
 

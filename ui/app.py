@@ -13,16 +13,16 @@ import streamlit as st
 from pydantic import ValidationError
 
 import render
-from qa.answer import Answer
-from qa.embed import Embedder
+from qa.answer.extractive import Answer
+from qa.index.embed import Embedder
 from qa.errors import QAError
 from qa.feedback import record_feedback
-from qa.load import SUPPORTED_SUFFIXES
+from qa.ingest.load import SUPPORTED_SUFFIXES
 from qa.pipeline import IndexStatus, Pipeline
-from qa.reindex import ReindexReport
-from qa.retrieve import Filters
+from qa.index.reindex import ReindexReport
+from qa.search.retrieve import Filters
 from qa.settings import Settings, load_settings
-from qa.upload import Upload, UploadError, add_to_corpus
+from qa.ingest.upload import Upload, UploadError, add_to_corpus
 
 logger = logging.getLogger("qa.ui")
 

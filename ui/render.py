@@ -7,7 +7,7 @@ import html
 import re
 from urllib.parse import urlparse
 
-from qa.answer import Answer, Citation
+from qa.answer.extractive import Answer, Citation
 from qa.highlight import highlight_segments
 
 # Every ASCII punctuation character can be backslash-escaped in Markdown; Streamlit adds `$` (math) and

@@ -27,7 +27,7 @@ def add_eval_parser(commands) -> None:
 
 
 def cmd_eval_qa(args: argparse.Namespace, settings) -> int:
-    from qa import store
+    from qa.index import store
     from qa.evaluate.qa_eval import QAEvaluator, load_questions
     from qa.evaluate.report import qa_table, write_qa_report
     from qa.pipeline import Pipeline

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from qa.answer import Answer
+from qa.answer.extractive import Answer
 from qa.errors import QAError
 
 RECALL_AT = 5

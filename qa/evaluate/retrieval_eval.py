@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from qa.embed import Embedder
+from qa.index.embed import Embedder
 from qa.evaluate.beir import Corpus, Qrels, Queries, load_beir
 from qa.evaluate.metrics import evaluate_run
-from qa.reindex import ReindexReport, reindex
-from qa.retrieve import IndexReader, Retriever
+from qa.index.reindex import ReindexReport, reindex
+from qa.search.retrieve import IndexReader, Retriever
 from qa.settings import Settings
 
 
@@ -33,7 +33,7 @@ def doc_id_of(article_id: str) -> str:
 
 
 def write_beir_corpus(corpus: Corpus, folder: Path) -> Path:
-    """The BEIR documents as one JSONL article file that `qa.load` reads (title + text per line).
+    """The BEIR documents as one JSONL article file that `qa.ingest.load` reads (title + text per line).
 
     A document without a title gets its id as title (the loader's rule for untitled JSONL lines)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -45,7 +45,7 @@ def write_beir_corpus(corpus: Corpus, folder: Path) -> Path:
 
 
 class BeirIndex:
-    """A BEIR corpus indexed by `qa.reindex` into a temporary folder that is deleted on `close()`.
+    """A BEIR corpus indexed by `qa.index.reindex` into a temporary folder that is deleted on `close()`.
 
     The settings are the app's except `corpus_dir`, `index_dir` and the store (always the embedded one), so
     chunking, the embedding model and the embedding cache (`cache_dir`, where vectors of an earlier run are
@@ -80,7 +80,7 @@ class BeirIndex:
         return len(self.reader.chunks) / max(1, len({c.article_id for c in self.reader.chunks}))
 
     def close(self) -> None:
-        from qa import store
+        from qa.index import store
 
         if self.reader._client is not None:
             store.release_client(self.reader._client)

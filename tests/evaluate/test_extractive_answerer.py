@@ -2,10 +2,10 @@
 picks, on two small hand-made articles and the real embedding model."""
 import pytest
 
-from qa.answer import ExtractiveAnswerer, names_missing, question_names
-from qa.chunk import Chunker
-from qa.load import Article
-from qa.retrieve import Hit
+from qa.answer.extractive import ExtractiveAnswerer, names_missing, question_names
+from qa.ingest.chunk import Chunker
+from qa.ingest.load import Article
+from qa.search.retrieve import Hit
 
 BITMART = Article(
     article_id="bitmart.md", title="WEMIX’s staked token listed on BitMart exchange", path="bitmart.md",

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from qa.answer import MAX_UNITS, MAX_WORDS
+from qa.answer.extractive import MAX_UNITS, MAX_WORDS
 from qa.evaluate.qa_eval import QAEvaluator, load_questions
 from qa.settings import REPO_ROOT
 

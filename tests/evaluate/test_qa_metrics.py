@@ -5,7 +5,7 @@ Expected values are worked out by hand in the comments.
 
 import pytest
 
-from qa.answer import Answer, Citation
+from qa.answer.extractive import Answer, Citation
 from qa.evaluate.qa_eval import (
     DatasetError, EvalQuestion, answer_contains, load_questions, normalise, percentile, score_answer, summarise,
 )

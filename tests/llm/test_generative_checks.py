@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from qa.generate import GenerativeAnswerer
+from qa.answer.generate import GenerativeAnswerer
 from seed import LEAP_TITLE
 
 ETF_QUESTION = "What incentive does Hong Kong plan for tokenized ETFs?"

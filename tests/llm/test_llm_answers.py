@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import Answer
+from qa.answer.extractive import Answer
 
 pytestmark = pytest.mark.llm
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.errors import ConfigError
-from qa.generate import build_chat_model
+from qa.answer.generate import build_chat_model
 from seed import LEAP_TITLE
 from tests.servers import LOOPBACK, free_port
 

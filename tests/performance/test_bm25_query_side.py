@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.store import BM25Index, _BM25_STOPWORDS, bm25_terms, bm25_tokenize, build_bm25
+from qa.index.store import BM25Index, _BM25_STOPWORDS, bm25_terms, bm25_tokenize, build_bm25
 
 QUERIES = [
     "What did the SEC say about a spot Bitcoin ETF?",

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from qa.embed import Embedder, EmbeddingCache
+from qa.index.embed import Embedder, EmbeddingCache
 
 TEXTS = [
     "Hong Kong plans a stamp duty waiver for tokenized ETFs.",

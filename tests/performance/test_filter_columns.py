@@ -6,8 +6,8 @@ import itertools
 
 import numpy as np
 
-from qa.chunk import Chunk
-from qa.retrieve import FilterColumns, Filters
+from qa.ingest.chunk import Chunk
+from qa.search.retrieve import FilterColumns, Filters
 
 SOURCES = ["CoinDesk", "CryptoNews", None]
 CATEGORIES = ["regulation", "markets", None]

@@ -1,8 +1,8 @@
 """The fast path of jurisdiction detection finds exactly what running every jurisdiction's pattern finds."""
 from __future__ import annotations
 
-from qa import jurisdictions
-from qa.jurisdictions import MIN_MENTIONS, _PATTERNS, detect_jurisdictions
+from qa.ingest import jurisdictions
+from qa.ingest.jurisdictions import MIN_MENTIONS, _PATTERNS, detect_jurisdictions
 
 EDGE_CASES = [
     ("The SEC Thailand and the SEC both spoke; the SEC Thailand fined a broker.", ""),

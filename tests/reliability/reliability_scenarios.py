@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import store
+from qa.index import store
 from qa.settings import Settings
 
 SEED_QUESTION = "What are the four pillars of Hong Kong's LEAP framework?"
@@ -121,8 +121,8 @@ def run_qa(args: list[str], settings: Settings, timeout: float = 600, **env: str
 def assert_index_holds_exactly_the_corpus(settings: Settings, embedder) -> None:
     """Chroma, the chunk table, BM25 and the manifest of the current generation hold the same chunks, once
     each, and those are the chunks of the corpus as it is now; no unfinished or orphan generation is left."""
-    from qa.chunk import Chunker
-    from qa.load import load_corpus
+    from qa.ingest.chunk import Chunker
+    from qa.ingest.load import load_corpus
 
     generation = store.require_generation(settings.index_dir)
     manifest = generation.manifest()

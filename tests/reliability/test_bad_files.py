@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from qa import store
+from qa.index import store
 from qa.errors import ConfigError
-from qa.load import MAX_FILE_MB, load_corpus
+from qa.ingest.load import MAX_FILE_MB, load_corpus
 
 from reliability_scenarios import run_qa
 

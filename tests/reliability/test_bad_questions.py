@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from qa.answer import ABSTAIN_MESSAGE
+from qa.answer.extractive import ABSTAIN_MESSAGE
 from qa.errors import QuestionError
 from qa.pipeline import MAX_QUESTION_CHARS
 

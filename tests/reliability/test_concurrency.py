@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
-from qa import store
+from qa.index import store
 from qa.errors import ReindexBusyError
 from qa.pipeline import Pipeline
-from qa.reindex import reindex
-from qa.retrieve import Filters, Retriever
+from qa.index.reindex import reindex
+from qa.search.retrieve import Filters, Retriever
 
 from reliability_scenarios import (NEW_ARTICLE, NEW_ARTICLE_QUESTION, SEED_QUESTION, answer_record,
                                    assert_index_holds_exactly_the_corpus, change_corpus)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from qa import store
+from qa.index import store
 from qa.pipeline import Pipeline
-from qa.reindex import reindex
+from qa.index.reindex import reindex
 
 from reliability_scenarios import SEED_QUESTION, answer_record, assert_index_holds_exactly_the_corpus, change_corpus
 

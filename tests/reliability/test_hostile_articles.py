@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from qa.generate import SYSTEM_PROMPT, GenerativeAnswerer, format_passages
+from qa.answer.generate import SYSTEM_PROMPT, GenerativeAnswerer, format_passages
 from qa.pipeline import Pipeline
-from qa.retrieve import Hit
+from qa.search.retrieve import Hit
 
 from reliability_scenarios import answer_record
 

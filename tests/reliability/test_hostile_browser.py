@@ -39,7 +39,7 @@ QUESTION = "Why did Quolia fine Nimbex? <img src=x onerror=\"window.__pwned='que
 
 @pytest.fixture(scope="module")
 def hostile_settings(tmp_path_factory, cache_dir, embedder) -> Settings:
-    from qa.reindex import reindex
+    from qa.index.reindex import reindex
 
     root = tmp_path_factory.mktemp("hostile-browser")
     shutil.copytree(REPO_ROOT / "corpus", root / "corpus")

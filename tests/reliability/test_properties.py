@@ -12,10 +12,10 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from qa.answer import AnswerSentence, render_answer
-from qa.chunk import Chunker, split_units
+from qa.answer.extractive import AnswerSentence, render_answer
+from qa.ingest.chunk import Chunker, split_units
 from qa.errors import LLMError
-from qa.load import RELATIVE_DATE, Article, LoadProblem, UnreadableFile, decode_text, load_file, parse_iso_date
+from qa.ingest.load import RELATIVE_DATE, Article, LoadProblem, UnreadableFile, decode_text, load_file, parse_iso_date
 
 THOUSAND = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CONTROL_FREE = st.characters(blacklist_categories=("Cc", "Cs"), whitelist_characters="\n\t")
@@ -235,7 +235,7 @@ class HashedWordsEncoder:
 @pytest.fixture(scope="module")
 def generative(seed_pipeline):
     """The generative answerer's own checking step (`finish`), on three real passages; no model is called."""
-    from qa.generate import GenerativeAnswerer
+    from qa.answer.generate import GenerativeAnswerer
 
     hits = seed_pipeline.retriever.search("What are the four pillars of Hong Kong's LEAP framework?", k=3).hits
     return GenerativeAnswerer(seed_pipeline.settings, HashedWordsEncoder(), "openai"), hits

@@ -6,7 +6,7 @@ import pytest
 
 from qa.errors import ConfigError
 from qa.pipeline import Pipeline
-from qa.server_store import ServerStore
+from qa.index.server_store import ServerStore
 from seed import LEAP_TITLE
 
 pytestmark = pytest.mark.server

@@ -91,7 +91,7 @@ def app(use_settings, seed_app_settings):
 @pytest.fixture(scope="module")
 def hostile_settings(tmp_path_factory, cache_dir, embedder) -> Settings:
     """The seed articles plus an article full of HTML, script and `javascript:` links, indexed."""
-    from qa.reindex import reindex
+    from qa.index.reindex import reindex
 
     root = tmp_path_factory.mktemp("hostile")
     shutil.copytree(REPO_ROOT / "corpus", root / "corpus")

@@ -204,11 +204,11 @@ def test_generative_answer_streams_in_and_marks_the_unsupported_sentence(use_set
 
 
 def test_reruns_and_new_questions_reuse_the_one_pipeline_and_model(use_settings, seed_app_settings, monkeypatch):
-    import qa.embed
+    import qa.index.embed
     import qa.pipeline
 
     built = {"pipeline": 0, "embedder": 0}
-    for name, cls in (("pipeline", qa.pipeline.Pipeline), ("embedder", qa.embed.Embedder)):
+    for name, cls in (("pipeline", qa.pipeline.Pipeline), ("embedder", qa.index.embed.Embedder)):
         original = cls.__init__
 
         def counting(self, *args, _name=name, _original=original, **kwargs):

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from qa.answer import Answer, Citation
+from qa.answer.extractive import Answer, Citation
 from qa.feedback import feedback_record, read_feedback, record_feedback
 
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from qa.answer import Answer, AnswerSentence, Citation
+from qa.answer.extractive import Answer, AnswerSentence, Citation
 from qa.settings import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "ui"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.upload import UploadError, add_to_corpus, safe_file_name
+from qa.ingest.upload import UploadError, add_to_corpus, safe_file_name
 
 ARTICLE = b"---\ntitle: Uploaded article\npublished: 2025-01-02\n---\n\nThe regulator approved a stablecoin rule.\n"
 
@@ -85,8 +85,8 @@ def test_a_link_in_the_corpus_is_not_followed_when_saving(tmp_path):
 
 
 def test_reindex_problems_are_matched_to_the_uploaded_file_and_its_lines():
-    from qa.load import LoadProblem
-    from qa.upload import Upload
+    from qa.ingest.load import LoadProblem
+    from qa.ingest.upload import Upload
 
     upload = Upload("bulk.jsonl", articles=2)
     problems = [LoadProblem("bulk.jsonl:3", "bad line"), LoadProblem("bulk.jsonl.md", "other file"),

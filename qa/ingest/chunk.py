@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from qa.load import Article
+from qa.ingest.load import Article
 
 # Bumped whenever chunk boundaries change, so that `qa reindex` re-chunks every article.
 CHUNKER_VERSION = 3

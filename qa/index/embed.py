@@ -114,7 +114,7 @@ class Embedder:
         with self._lock:
             if self._model is None:
                 if self.backend == "onnx":
-                    from qa.onnx_encoder import OnnxEncoder
+                    from qa.index.onnx_encoder import OnnxEncoder
 
                     self._model = OnnxEncoder(self.model_dir, self.settings.cache_dir / "onnx", quantize=True)
                 else:
@@ -130,7 +130,7 @@ class Embedder:
         and sentence-transformers: most of the start-up time of `qa ask`.
         """
         try:
-            from qa.onnx_encoder import OnnxEncoder
+            from qa.index.onnx_encoder import OnnxEncoder
 
             return OnnxEncoder(self.model_dir, self.settings.cache_dir / "onnx", quantize=False)
         except (ValueError, FileNotFoundError) as exc:  # not a BERT model, or no tokenizer.json
@@ -177,7 +177,7 @@ class Embedder:
         return np.stack([found[d] for d in digests]).astype(np.float32, copy=False)
 
     def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
-        from qa.onnx_encoder import OnnxEncoder
+        from qa.index.onnx_encoder import OnnxEncoder
 
         model = self._load()
         if isinstance(model, OnnxEncoder):

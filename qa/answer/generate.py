@@ -8,12 +8,12 @@ import re
 import time
 from typing import Iterator, Sequence
 
-from qa.answer import (ABSTAIN_MESSAGE, Answer, AnswerSentence, Citation, check_support, citation_for,
+from qa.answer.extractive import (ABSTAIN_MESSAGE, Answer, AnswerSentence, Citation, check_support, citation_for,
                        render_answer, retrieved_summary)
-from qa.chunk import split_sentences
-from qa.embed import Embedder
+from qa.ingest.chunk import split_sentences
+from qa.index.embed import Embedder
 from qa.errors import ConfigError, LLMError
-from qa.retrieve import Hit
+from qa.search.retrieve import Hit
 from qa.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def build_chat_model(settings: Settings, llm: str | None = None, streaming: bool
             temperature=0, num_predict=settings.llm_max_tokens, client_kwargs={"timeout": settings.llm_timeout_s},
         )
     if kind == "llamacpp":
-        from qa.llamacpp import ChatLlamaCppInProcess
+        from qa.answer.llamacpp import ChatLlamaCppInProcess
 
         if not settings.llm_model:
             raise ConfigError("QA_LLM=llamacpp needs QA_LLM_MODEL set to the path of a GGUF file")
@@ -185,7 +185,7 @@ class GenerativeAnswerer:
 
 
 def _best_matching_span(chunk_text: str, sentence: str) -> list[tuple[int, int]]:
-    from qa.answer import content_terms
+    from qa.answer.extractive import content_terms
 
     target = content_terms(sentence)
     best, best_score = None, 0.0

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from qa.chunk import Chunk
+from qa.ingest.chunk import Chunk
 from qa.errors import ConfigError, IndexMissingError
 
 logger = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def current_generation(index_dir: Path) -> Generation | None:
 def current_manifest(settings) -> tuple[str, dict] | None:
     """(name, manifest) of the index in use: the current generation, or the Chroma server's index."""
     if settings.chroma_host:
-        from qa.server_store import ServerStore
+        from qa.index.server_store import ServerStore
 
         return ServerStore(settings).current_manifest()
     generation = current_generation(settings.index_dir)

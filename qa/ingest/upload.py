@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.errors import QAError
-from qa.load import SUPPORTED_SUFFIXES, Article, LoadProblem, UnreadableFile, load_file
+from qa.ingest.load import SUPPORTED_SUFFIXES, Article, LoadProblem, UnreadableFile, load_file
 
 MAX_NAME_CHARS = 100
 

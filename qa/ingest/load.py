@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from qa.errors import ConfigError
-from qa.jurisdictions import detect_jurisdictions
+from qa.ingest.jurisdictions import detect_jurisdictions
 
 logger = logging.getLogger(__name__)
 

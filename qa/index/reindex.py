@@ -16,13 +16,13 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from qa.chunk import CHUNKER_VERSION, Chunk, Chunker
-from qa.embed import Embedder
+from qa.ingest.chunk import CHUNKER_VERSION, Chunk, Chunker
+from qa.index.embed import Embedder
 from qa.errors import ReindexBusyError
-from qa.load import LoadProblem, load_corpus
+from qa.ingest.load import LoadProblem, load_corpus
 from qa.settings import Settings
-from qa import store
-from qa.server_store import ServerStore
+from qa.index import store
+from qa.index.server_store import ServerStore
 
 logger = logging.getLogger(__name__)
 

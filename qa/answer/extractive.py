@@ -12,10 +12,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from qa.chunk import split_sentences, split_units
-from qa.embed import Embedder
-from qa.retrieve import Hit
-from qa.store import bm25_terms
+from qa.ingest.chunk import split_sentences, split_units
+from qa.index.embed import Embedder
+from qa.search.retrieve import Hit
+from qa.index.store import bm25_terms
 
 logger = logging.getLogger(__name__)
 

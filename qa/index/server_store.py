@@ -16,10 +16,10 @@ from typing import Callable, Sequence
 
 from chromadb.errors import NotFoundError
 
-from qa import store
-from qa.chunk import Chunk
+from qa.index import store
+from qa.ingest.chunk import Chunk
 from qa.errors import ConfigError, IndexMissingError
-from qa.retrieve import IndexReader, OpenIndex
+from qa.search.retrieve import IndexReader, OpenIndex
 from qa.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class ServerStore:
 
         The index is marked dirty first: a reindex killed halfway leaves it dirty, and the next one rebuilds.
         """
-        from qa.reindex import embed_and_store
+        from qa.index.reindex import embed_and_store
 
         if rebuild:
             for name in (store.COLLECTION, MANIFEST_COLLECTION):

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from qa import store
-from qa.chunk import Chunk
-from qa.embed import Embedder
+from qa.index import store
+from qa.ingest.chunk import Chunk
+from qa.index.embed import Embedder
 from qa.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ class IndexReader:
 def open_index_reader(settings: Settings) -> IndexReader:
     """The reader for the configured store: generation folders, or the Chroma server at `QA_CHROMA_HOST`."""
     if settings.chroma_host:
-        from qa.server_store import ServerIndexReader
+        from qa.index.server_store import ServerIndexReader
 
         return ServerIndexReader(settings)
     return IndexReader(settings)
@@ -345,7 +345,7 @@ def as_langchain_retriever(retriever: Retriever, k: int | None = None, filters: 
     from langchain_core.retrievers import BaseRetriever
 
     class HybridRetriever(BaseRetriever):
-        """LangChain view of `qa.retrieve.Retriever`: documents carry the chunk's metadata and score."""
+        """LangChain view of `qa.search.retrieve.Retriever`: documents carry the chunk's metadata and score."""
 
         qa_retriever: Any
         k: int | None = None

@@ -1,0 +1,2 @@
+"""Embedding chunks and keeping them in a searchable index (local generations or a Chroma server).
+"""

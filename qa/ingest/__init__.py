@@ -1,0 +1,2 @@
+"""Reading article files into articles and cutting them into chunks.
+"""
