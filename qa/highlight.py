@@ -11,6 +11,7 @@ from typing import Sequence
 class Segment:
     text: str
     highlighted: bool
+    start: int = 0  # offset of the segment in the text
 
 
 def highlight_segments(text: str, spans: Sequence[tuple[int, int]]) -> list[Segment]:
@@ -28,9 +29,9 @@ def highlight_segments(text: str, spans: Sequence[tuple[int, int]]) -> list[Segm
     position = 0
     for start, end in merged:
         if start > position:
-            segments.append(Segment(text[position:start], False))
-        segments.append(Segment(text[start:end], True))
+            segments.append(Segment(text[position:start], False, position))
+        segments.append(Segment(text[start:end], True, start))
         position = end
     if position < len(text):
-        segments.append(Segment(text[position:], False))
+        segments.append(Segment(text[position:], False, position))
     return segments

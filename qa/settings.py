@@ -54,8 +54,9 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible server.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
     llm_max_tokens: int = Field(256, ge=16, description="Most tokens an LLM answer may have.")
-    abstain_threshold: float = Field(
-        0.32, description="Extractive answers abstain below this evidence score (calibrated on tests/eval)."
+    abstain_threshold: float | None = Field(
+        None, description="Extractive answers abstain below this reader confidence (0-1); unset means the threshold "
+                          "fitted with the reader's weights (qa/answer/reader_weights.json)."
     )
     chroma_host: str | None = Field(None, description="Chroma server host; unset means the embedded store.")
     chroma_port: int = Field(8000, description="Chroma server port.")

@@ -26,6 +26,7 @@ STYLE = """
 .qa-passage { white-space: pre-wrap; line-height: 1.55; font-size: 0.93em; border-left: 3px solid #d0d7de;
               padding: 0.2rem 0 0.2rem 0.75rem; }
 .qa-passage mark { background: #fff3b0; padding: 0 1px; border-radius: 2px; }
+.qa-passage mark.qa-span, .qa-answer mark.qa-span { background: #ffd54f; font-weight: 600; }
 </style>
 """
 
@@ -46,12 +47,22 @@ def safe_url(url: str | None) -> str | None:
 
 
 def answer_html(answer: Answer) -> str:
-    """The answer with its `[n]` markers as badges; sentences the checker did not support are marked."""
+    """The answer with its `[n]` markers as badges; sentences the checker did not support are marked, and the
+    short answer is highlighted inside the sentence that supports it."""
     if not answer.sentences:
         return f'<div class="qa-answer">{html.escape(answer.answer)}</div>'
     parts: list[str] = []
+    span = answer.short_answer["text"] if answer.short_answer else None
     for sentence in answer.sentences:
-        text = html.escape(sentence.text.strip())
+        text = sentence.text.strip()
+        # The first sentence that holds the span and is more than the span is its supporting sentence.
+        if span and span in text and len(text) > len(span) + 1:
+            a = text.index(span)
+            text = (f"{html.escape(text[:a])}<mark class=\"qa-span\">{html.escape(span)}</mark>"
+                    f"{html.escape(text[a + len(span):])}")
+            span = None
+        else:
+            text = html.escape(text)
         if not sentence.supported:
             text = (f'<span class="qa-unsupported" title="No retrieved passage supports this sentence">{text}</span>'
                     '<span class="qa-flag">unsupported</span>')
@@ -85,12 +96,22 @@ def citation_meta_html(citation: Citation) -> str:
 
 
 def passage_html(citation: Citation) -> str:
-    """The cited passage with the cited sentences in <mark>."""
-    body = "".join(
-        f"<mark>{html.escape(s.text)}</mark>" if s.highlighted else html.escape(s.text)
-        for s in highlight_segments(citation.text, citation.highlights)
-    )
-    return f'<div class="qa-passage">{body}</div>'
+    """The cited passage with the cited sentences in <mark>, and the short answer, when it comes from this
+    passage, in a stronger <mark class="qa-span"> inside its sentence."""
+    span = citation.answer_span
+    parts = []
+    for segment in highlight_segments(citation.text, citation.highlights):
+        if not segment.highlighted:
+            parts.append(html.escape(segment.text))
+            continue
+        a, b = segment.start, segment.start + len(segment.text)
+        if span and a <= span[0] < span[1] <= b:
+            inner = (f"{html.escape(citation.text[a:span[0]])}<mark class=\"qa-span\">"
+                     f"{html.escape(citation.text[span[0]:span[1]])}</mark>{html.escape(citation.text[span[1]:b])}")
+            parts.append(f"<mark>{inner}</mark>")
+        else:
+            parts.append(f"<mark>{html.escape(segment.text)}</mark>")
+    return f'<div class="qa-passage">{"".join(parts)}</div>'
 
 
 def card_label(citation: Citation) -> str:

@@ -3,9 +3,11 @@ scores the answers, their citations, the retrieved passages, abstentions and lat
 """
 from __future__ import annotations
 
+import collections
 import json
 import math
 import re
+import string
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +50,8 @@ class QuestionResult:
     recall_at_5: bool | None
     citation_hit: bool | None
     citation_precision: float | None
+    short_em: float | None = None
+    short_f1: float | None = None
 
     @property
     def abstained(self) -> bool:
@@ -62,7 +66,10 @@ class QuestionResult:
         return {
             "id": self.question.id, "kind": self.question.kind, "question": self.question.question,
             "answerable": self.question.answerable, "answer": self.answer.answer, "abstained": self.abstained,
-            "evidence": round(self.answer.evidence, 4), "correct": self.correct, "recall@5": self.recall_at_5,
+            "evidence": round(self.answer.evidence, 4), "confidence": round(self.answer.confidence, 4),
+            "short_answer": self.answer.short_answer["text"] if self.answer.short_answer else None,
+            "short_em": self.short_em, "short_f1": None if self.short_f1 is None else round(self.short_f1, 4),
+            "correct": self.correct, "recall@5": self.recall_at_5,
             "citation_hit": self.citation_hit,
             "citation_precision": None if self.citation_precision is None else round(self.citation_precision, 4),
             "latency_ms": round(self.latency_ms, 1), "gold_titles": list(self.question.gold_titles),
@@ -151,6 +158,50 @@ def answer_contains(answer: str, must_include: Iterable[Sequence[str]]) -> bool:
     return all(any(normalise(alternative) in answer for alternative in group) for group in must_include)
 
 
+def squad_normalise(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles (a, an, the), single spaces."""
+    text = "".join(ch for ch in text.lower().translate(_CURLY) if ch not in _PUNCTUATION)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+_PUNCTUATION = set(string.punctuation)
+
+
+def span_exact_match(prediction: str, golds: Sequence[str]) -> float:
+    """1.0 when the normalised prediction equals one normalised gold answer (SQuAD's EM), else 0.0."""
+    return float(any(squad_normalise(prediction) == squad_normalise(g) for g in golds))
+
+
+def span_f1(prediction: str, golds: Sequence[str]) -> float:
+    """SQuAD's token F1 of the prediction against the best-matching gold answer."""
+    predicted = squad_normalise(prediction).split()
+    best = 0.0
+    for gold in golds:
+        expected = squad_normalise(gold).split()
+        common = sum((collections.Counter(predicted) & collections.Counter(expected)).values())
+        if not predicted or not expected:
+            best = max(best, float(predicted == expected))
+        elif common:
+            precision, recall = common / len(predicted), common / len(expected)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def short_answer_scores(question: "EvalQuestion", answer: Answer) -> tuple[float | None, float | None]:
+    """SQuAD's exact match and F1 of the answer's short answer. An unanswerable question scores 1 when the
+    app abstained, else 0; an answerable one with one `must_include` group is scored against its
+    alternatives (an abstention or a missing short answer scores 0); other questions have no score."""
+    if not question.answerable:
+        return (1.0, 1.0) if answer.abstained else (0.0, 0.0)
+    if len(question.must_include) != 1:
+        return None, None
+    if answer.abstained or not answer.short_answer:
+        return 0.0, 0.0
+    golds = question.must_include[0]
+    text = answer.short_answer["text"]
+    return span_exact_match(text, golds), span_f1(text, golds)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) with linear interpolation between closest ranks (numpy's default)."""
     if not values:
@@ -165,8 +216,9 @@ def percentile(values: Sequence[float], q: float) -> float:
 def score_answer(question: EvalQuestion, answer: Answer, latency_ms: float) -> QuestionResult:
     """Grades one answer. Retrieval and citation scores apply to answerable questions only; citation
     precision only when the answer cites something."""
+    short_em, short_f1 = short_answer_scores(question, answer)
     if not question.answerable:
-        return QuestionResult(question, answer, latency_ms, None, None, None, None)
+        return QuestionResult(question, answer, latency_ms, None, None, None, None, short_em, short_f1)
     gold = set(question.gold_titles)
     top_titles = [r["title"] for r in answer.retrieved[:RECALL_AT]]
     cited = [c.title for c in answer.citations]
@@ -176,6 +228,7 @@ def score_answer(question: EvalQuestion, answer: Answer, latency_ms: float) -> Q
         recall_at_5=any(t in gold for t in top_titles),
         citation_hit=any(t in gold for t in cited),
         citation_precision=sum(t in gold for t in cited) / len(cited) if cited else None,
+        short_em=short_em, short_f1=short_f1,
     )
 
 
@@ -195,9 +248,17 @@ def summarise(results: Sequence[QuestionResult]) -> dict:
         "citation_precision": round(sum(precisions) / len(precisions), 4) if precisions else None,
         "abstention_rate": _share(unanswerable, lambda r: r.abstained),
         "false_abstention_rate": _share(answerable, lambda r: r.abstained),
+        "short_answer_em": _mean([r.short_em for r in results]),
+        "short_answer_f1": _mean([r.short_f1 for r in results]),
+        "short_answer_f1_answerable": _mean([r.short_f1 for r in answerable]),
         "latency_p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
         "latency_p95_ms": round(percentile(latencies, 95), 1) if latencies else None,
     }
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    scored = [v for v in values if v is not None]
+    return round(sum(scored) / len(scored), 4) if scored else None
 
 
 def _share(results: Sequence[QuestionResult], passed: Callable[[QuestionResult], bool | None]) -> float | None:
@@ -217,6 +278,11 @@ class QAEvaluator:
       that come from gold articles;
     - ``abstention_rate``: share of unanswerable questions the app declined to answer;
     - ``false_abstention_rate``: share of answerable questions it declined;
+    - ``short_answer_em`` / ``short_answer_f1``: SQuAD's exact match and token F1 of the short answer
+      (lower case, no punctuation or articles; the best over the alternatives of the single `must_include`
+      group), averaged over the questions that have a score: unanswerable ones score 1 when the app
+      abstained, else 0; answerable ones with several groups (lists) have none.
+      ``short_answer_f1_answerable`` is the mean over answerable questions only;
     - ``latency_p50_ms`` / ``latency_p95_ms``: percentiles (linear interpolation) of the wall-clock time of
       `Pipeline.ask` per question, on a warm pipeline.
 
@@ -247,3 +313,4 @@ class QAEvaluator:
         # Load the model and open the index before timing, so that p95 measures questions, not start-up.
         self.pipeline.reader.refresh()
         self.pipeline.embedder.encode(["warm up"], use_cache=False)
+        self.pipeline.extractive.reader.warm_up()

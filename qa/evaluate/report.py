@@ -21,6 +21,8 @@ QA_METRICS = {
     "citation_precision": "citation precision",
     "abstention_rate": "abstention (unanswerable)",
     "false_abstention_rate": "false abstention (answerable)",
+    "short_answer_em": "short answer EM",
+    "short_answer_f1": "short answer F1",
 }
 RETRIEVAL_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
@@ -60,7 +62,8 @@ def qa_table(summary: dict, by_kind: dict[str, dict]) -> str:
                  f"{summary['unanswerable']} unanswerable)")
     if by_kind:
         lines.append("")
-        header = ["kind", "n", "answer", "recall@5", "cit.acc", "cit.prec", "abst.", "false abst."]
+        header = ["kind", "n", "answer", "recall@5", "cit.acc", "cit.prec", "abst.", "false abst.", "span EM",
+                  "span F1"]
         lines.append(f"{header[0]:<14}{header[1]:>4}" + "".join(f"{h:>12}" for h in header[2:]))
         for kind, values in by_kind.items():
             row = [values[k] for k in QA_METRICS]

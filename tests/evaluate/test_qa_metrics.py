@@ -7,7 +7,8 @@ import pytest
 
 from qa.answer.extractive import Answer, Citation
 from qa.evaluate.qa_eval import (
-    DatasetError, EvalQuestion, answer_contains, load_questions, normalise, percentile, score_answer, summarise,
+    DatasetError, EvalQuestion, answer_contains, load_questions, normalise, percentile, score_answer, span_exact_match,
+    span_f1, squad_normalise, summarise,
 )
 
 GOLD = "Hong Kong releases ‘LEAP’ framework for digital assets"
@@ -128,3 +129,38 @@ def test_the_development_set_loads():
 
     questions = load_questions(REPO_ROOT / "tests/eval/seed_questions.jsonl")
     assert len(questions) == 76 and sum(not q.answerable for q in questions) == 12
+
+
+def test_squad_normalise_drops_case_punctuation_and_articles():
+    assert squad_normalise("The  Normans, of  Normandy!") == "normans of normandy"
+
+
+def test_span_exact_match_takes_the_best_gold_alternative():
+    assert span_exact_match("the 10th century", ["10th and 11th centuries", "10th century"]) == 1.0
+    assert span_exact_match("10th", ["10th century"]) == 0.0
+
+
+def test_span_f1_is_token_f1_against_the_best_alternative():
+    # "in 10th century" vs "10th and 11th centuries": 1 common token, P = 1/3, R = 1/4 -> F1 = 2/7.
+    # vs "10th century": 2 common tokens, P = 2/3, R = 1 -> F1 = 0.8.
+    assert span_f1("in 10th century", ["10th and 11th centuries"]) == pytest.approx(2 / 7)
+    assert span_f1("in 10th century", ["10th and 11th centuries", "10th century"]) == pytest.approx(0.8)
+    assert span_f1("Paris", ["London"]) == 0.0
+
+
+def test_short_answer_metrics_credit_abstention_only_on_unanswerable_questions():
+    with_span = answer("France. [1]")
+    with_span.short_answer = {"text": "France", "n": 1, "start": 0, "end": 6}
+    right = score_answer(question(must_include=(("France", "French Republic"),)), with_span, 1.0)
+    declined = score_answer(question(answerable=False), answer(abstained=True, cited=()), 1.0)
+    answered = score_answer(question(answerable=False), with_span, 1.0)
+    missed = score_answer(question(must_include=(("France",),)), answer(abstained=True, cited=()), 1.0)
+    listed = score_answer(question(must_include=(("a",), ("b",))), with_span, 1.0)
+    assert (right.short_em, right.short_f1) == (1.0, 1.0)
+    assert (declined.short_em, declined.short_f1) == (1.0, 1.0)
+    assert (answered.short_em, answered.short_f1) == (0.0, 0.0)
+    assert (missed.short_em, missed.short_f1) == (0.0, 0.0)
+    assert (listed.short_em, listed.short_f1) == (None, None)  # a list question has no single span
+    summary = summarise([right, declined, answered, missed, listed])
+    assert summary["short_answer_em"] == pytest.approx(0.5) and summary["short_answer_f1"] == pytest.approx(0.5)
+    assert summary["short_answer_f1_answerable"] == pytest.approx(0.5)  # right 1, missed 0; the list has none

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from qa.answer.extractive import ABSTAIN_MESSAGE
 from qa.errors import QuestionError
 from qa.pipeline import MAX_QUESTION_CHARS
 
@@ -57,7 +56,7 @@ def test_control_and_invisible_characters_do_not_change_the_answer(seed_pipeline
 def test_a_question_in_another_language_gets_an_answer_and_a_notice(seed_pipeline, question):
     answer = seed_pipeline.ask(question)
 
-    assert answer.answer == ABSTAIN_MESSAGE or answer.citations
+    assert answer.abstained or answer.citations
     assert ENGLISH_ONLY in answer.notice
 
 
@@ -96,4 +95,4 @@ def test_qa_ask_answers_or_refuses_every_bad_question_without_a_traceback(seed_s
     status, stdout, stderr = results["korean"]
     assert status == 0
     assert f"note: {ENGLISH_ONLY}" in stderr
-    assert stdout.startswith(ABSTAIN_MESSAGE) or "Sources:" in stdout
+    assert "was found in the indexed articles" in stdout or "Sources:" in stdout
