@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from qa.answer.reader import KIND_NAMES, Reader, ReaderResult, ScoredSentence
+from qa.answer.reader import FACT_KINDS, KIND_NAMES, Reader, ReaderResult
 from qa.index.embed import Embedder
 from qa.index.store import bm25_terms
 from qa.ingest.chunk import split_sentences
@@ -26,8 +26,6 @@ MAX_WORDS = 100
 SUPPORT_SIMILARITY = 0.72
 # ... or when this share of its content words appear in one passage.
 SUPPORT_OVERLAP = 0.7
-# Kinds of question answered by several sentences rather than one span.
-COMPOSED_KINDS = ("list", "definition")
 # A further sentence joins the answer when the reader finds it at least this likely, relative to the
 # supporting sentence, to hold the answer: the reader is shown the runner-up rather than a guess between
 # two close sentences.
@@ -119,10 +117,11 @@ def content_terms(text: str) -> set[str]:
 
 
 class ExtractiveAnswerer:
-    """Builds the answer from the `Reader`'s best span: the span first ("February 13, 2022."), then the
-    sentence that supports it with its `[n]` marker. List and definition questions get the best sentences
-    instead of one span. A further sentence follows when the reader finds it nearly as likely to hold the
-    answer. When the reader's confidence is below its fitted threshold the answer abstains, saying what was
+    """Builds the answer from the `Reader`'s best span. Where one fact is asked (a date, a person, an amount,
+    ...) the span comes first ("February 13, 2022."), then the sentence that supports it with its `[n]`
+    marker, and a runner-up sentence when the reader finds it nearly as likely to hold the answer. Other
+    questions (lists, definitions, how and why) get up to `MAX_UNITS` of the best sentences, in the order of
+    the articles; `short_answer` still names the best span. When the reader's confidence is below its fitted threshold the answer abstains, saying what was
     looked for and which articles came closest.
     """
 
@@ -146,22 +145,22 @@ class ExtractiveAnswerer:
     def _compose(self, question: str, result: ReaderResult, hits: Sequence[Hit]) -> Answer:
         best = result.answers[0]
         support = next(s for s in result.sentences if s.hit is best.hit and s.start == best.sentence_start)
+        fact = result.kind in FACT_KINDS
+        # One fact: the span's sentence and at most one close runner-up; otherwise up to MAX_UNITS sentences.
+        limit = 2 if fact else MAX_UNITS
         chosen = [support]
         words = _word_count(support.text)
-        share = COMPOSE_SHARE * support.score
         for sentence in result.sentences:
-            if len(chosen) >= MAX_UNITS:
+            if len(chosen) >= limit:
                 break
-            if sentence in chosen or sentence.score < share or words + _word_count(sentence.text) > MAX_WORDS:
+            if sentence is support or sentence.score < COMPOSE_SHARE * support.score \
+                    or words + _word_count(sentence.text) > MAX_WORDS:
                 continue
-            if result.kind not in COMPOSED_KINDS and len(chosen) >= 2:
-                break
             chosen.append(sentence)
             words += _word_count(sentence.text)
-        # Read in the order of the articles: by passage rank, then position in the passage.
-        ordered = [support] + sorted(chosen[1:], key=lambda s: (s.hit_rank, s.start))
-        if result.kind in COMPOSED_KINDS:
-            ordered = sorted(chosen, key=lambda s: (s.hit_rank, s.start))
+        # The supporting sentence first after a fact's span; otherwise in the order of the articles.
+        ordered = [support] + sorted(chosen[1:], key=lambda s: (s.hit_rank, s.start)) if fact \
+            else sorted(chosen, key=lambda s: (s.hit_rank, s.start))
         citations: dict[str, Citation] = {}
         sentences: list[AnswerSentence] = []
         for sentence in ordered:
@@ -171,7 +170,7 @@ class ExtractiveAnswerer:
         cited = citations[best.hit.chunk.chunk_id]
         short = {"text": best.text, "n": cited.n, "start": best.start, "end": best.end}
         cited.answer_span = (best.start, best.end)
-        if result.kind not in COMPOSED_KINDS:
+        if fact:
             lead = best.text.rstrip(" .,;:") + "."
             sentences.insert(0, AnswerSentence(text=lead[0].upper() + lead[1:] if lead[0].islower() else lead,
                                                citations=[cited.n]))
@@ -224,7 +223,9 @@ def abstain_notice(question: str, kind: str, hits: Sequence[Hit]) -> str:
     return f"{looked} was found in the indexed articles.{closest}"
 
 
-_WH_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
+# Words that open a question but name nothing that was looked for.
+_WH_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "do", "does", "did", "is", "are",
+             "was", "were", "has", "have", "had", "will", "would", "can", "could", "should", "may", "might"}
 
 
 def citation_for(hit: Hit, n: int) -> Citation:

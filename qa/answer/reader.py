@@ -31,6 +31,8 @@ KINDS = ("date", "person", "org", "place", "money", "percent", "number", "durati
 # spaCy's OntoNotes labels, plus SPAN for a phrase of the sentence that is no named entity.
 LABELS = ("DATE", "TIME", "PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
           "LANGUAGE", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL", "SPAN")
+# Kinds of question that ask for one fact: their answer leads with the span.
+FACT_KINDS = ("date", "person", "org", "place", "money", "percent", "number", "duration")
 KIND_NAMES = {"date": "date", "person": "person", "org": "organisation", "place": "place", "money": "amount of money",
               "percent": "percentage", "number": "number", "duration": "duration", "definition": "definition",
               "list": "list", "other": "answer"}
@@ -41,6 +43,7 @@ CANDIDATE_SENTENCES = 8
 ENCODED_SENTENCES = 3
 READ_SENTENCES = 3
 MAX_SPAN_TOKENS = 6
+NEAR_WORDS = 10  # a candidate further than this from every question term is "far" from them
 CACHE_SIZE = 4096  # sentences whose vector / entities are kept in memory (bounded; never written to disk)
 
 # The noun after "what"/"which" that names the kind of thing asked for ("what year", "which city").
@@ -101,6 +104,7 @@ class AnswerSpan:
     end: int
     sentence_start: int  # offsets of its sentence in the passage text
     sentence_end: int
+    distance: int = 30  # words between the span and the nearest question term in its sentence
 
     @property
     def sentence(self) -> str:
@@ -140,6 +144,7 @@ class ReaderResult:
     sentences: list[ScoredSentence]
     confidence: float  # probability that the passages answer the question (fitted on SQuAD 2.0)
     threshold: float
+    kind_found: bool = True  # where one fact is asked: a candidate of its kind sits near the question's terms
 
     @property
     def no_answer(self) -> float:
@@ -147,7 +152,7 @@ class ReaderResult:
 
     @property
     def abstain(self) -> bool:
-        return not self.answers or self.confidence < self.threshold
+        return not self.answers or not self.kind_found or self.confidence < self.threshold
 
 
 class LinearModel:
@@ -242,7 +247,9 @@ class Reader:
        of the two counted on the training data), its distance to the question's terms in the sentence, and
        its overlap with the question.
     3. A fitted model turns the best candidates' scores and the evidence into the probability that the
-       passages answer the question (`confidence`); below the fitted threshold the reader abstains.
+       passages answer the question (`confidence`). The reader abstains below the fitted threshold, and,
+       where one fact is asked, when no entity of a label the fitted association links to that kind (a
+       DATE for "when") sits within `NEAR_WORDS` of the question's terms.
 
     Only a few sentences are encoded or read per question, and their vectors and entities are kept in a
     bounded in-memory cache (never the persistent embedding cache), so a first-time question stays fast.
@@ -281,7 +288,18 @@ class Reader:
             candidate.score = float(score)
         answers = _dedupe(sorted(candidates, key=lambda c: -c.score))
         confidence = float(self.weights.answerable.probability([answer_features(kind, answers, sentences)])[0])
-        return ReaderResult(question, kind, answers[:top_k], sentences, confidence, self.threshold)
+        return ReaderResult(question, kind, answers[:top_k], sentences, confidence, self.threshold,
+                            kind_found=self._kind_found(kind, answers))
+
+    def _kind_found(self, kind: str, answers: Sequence[AnswerSpan]) -> bool:
+        """Where one fact is asked, whether some candidate is of a label that the fitted association links to
+        that kind more than the average label (a DATE for "when", a PERSON for "who") and sits within
+        `NEAR_WORDS` of the question's terms."""
+        if kind not in FACT_KINDS or not self.weights.association:
+            return True
+        base = self.weights.association.get("*", 0.0)
+        return any(a.label != "SPAN" and a.distance <= NEAR_WORDS and self.weights.associate(kind, a.label) > base
+                   for a in answers)
 
     # --- stage 1: sentences --------------------------------------------------------------------------------
 
@@ -321,7 +339,7 @@ class Reader:
         for rank, hit in enumerate(hits):
             absent = [w for t, w in weights.items() if t not in passage_terms[rank]]
             folded = f" {_fold(hit.chunk.title)} {_fold(hit.chunk.text)} "
-            lost = [n for n in names if f" {n} " not in folded]
+            lost = [n for n in names if not _mentions(folded, n)]
             per_passage.append({"rarest_missing": max(absent, default=0.0) / (max(weights.values(), default=0.0) or 1.0),
                                 "names_missing": len(lost) / len(names) if names else 0.0,
                                 "any_name_missing": float(bool(lost))})
@@ -418,7 +436,7 @@ class Reader:
                     "in_question": float(bool(words) and words <= q_words),
                     "near": near,
                     "adjacent": float(distance <= 2),
-                    "far": float(distance > 10),
+                    "far": float(distance > NEAR_WORDS),
                     "tokens": math.log1p(len(inside)),
                     "entity": float(label != "SPAN"),
                     f"label={label}": 1.0,
@@ -429,7 +447,8 @@ class Reader:
                     "is_question": sentence.features["is_question"],
                 }
                 out.append(AnswerSpan(text[a:b], 0.0, label, sentence.hit, sentence.hit_rank,
-                                      sentence.start + a, sentence.start + b, sentence.start, sentence.end))
+                                      sentence.start + a, sentence.start + b, sentence.start, sentence.end,
+                                      distance))
                 rows.append(row)
         return out, rows
 
@@ -464,10 +483,9 @@ def answer_features(kind: str, answers: Sequence[AnswerSpan], sentences: Sequenc
         "names_missing": best_sentence.features["names_missing"] if best_sentence else 1.0,
         "any_name_missing": best_sentence.features["any_name_missing"] if best_sentence else 1.0,
         "entity": float(bool(answers) and answers[0].label != "SPAN"),
-        f"kind={kind}": 1.0,
     }
-    if answers:
-        features[f"kind={kind}&best_label={answers[0].label}"] = 1.0
+    # No kind or label of its own here: the candidate score already holds them, and what-is-asked crosses
+    # fitted on one corpus's unanswerable questions do not carry over to another's.
     return features
 
 
@@ -484,6 +502,14 @@ def question_names(question: str) -> list[str]:
     words = _TOKEN.findall(question)
     return list(dict.fromkeys(_fold(w) for i, w in enumerate(words)
                               if any(ch.isdigit() for ch in w) or (i > 0 and w[0].isupper())))
+
+
+def _mentions(folded: str, name: str) -> bool:
+    """Whether folded text names `name`, allowing another ending of a longer word ("Korean" for "Korea",
+    "American" for "America")."""
+    if f" {name} " in folded:
+        return True
+    return len(name) >= 6 and " " not in name and f" {name[:-2]}" in folded
 
 
 def _fold(text: str) -> str:

@@ -130,10 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         best = result.answers[0] if result.answers else None
         right = bool(q.answerable and best and (_holds(best.sentence, q) or span_f1(best.text, q.must_include[0])
                                                  >= CANDIDATE_F1))
-        outcomes[q.id] = (features, right, best)
+        outcomes[q.id] = (features, right, best, result.kind_found)
     answerable_model = _fit([outcomes[q.id][0] for q in train], [q.answerable for q in train], "answerable")
     confidence = {q.id: float(answerable_model.probability([outcomes[q.id][0]])[0]) for q in sample}
-    threshold = _best_threshold([(confidence[q.id], q.answerable, outcomes[q.id][1]) for q in train])
+    # A question whose asked kind is nowhere near its terms is declined whatever the confidence.
+    threshold = _best_threshold([(confidence[q.id] if outcomes[q.id][3] else -1.0, q.answerable, outcomes[q.id][1])
+                                 for q in train])
     logger.info("no-answer threshold %.3f", threshold)
 
     weights = {
@@ -214,14 +216,15 @@ def _best_threshold(rows: list[tuple[float, bool, bool]]) -> float:
     if not answerable:
         return 0.5
     allowed = int(MAX_FALSE_ABSTENTION * len(answerable))
+    # Those already declined (confidence -1: no candidate of the asked kind) use up part of the allowance.
     # Declining the `allowed` least confident answerable questions: the threshold sits just above them.
-    return float(answerable[allowed]) if allowed < len(answerable) else 1.0
+    return max(0.0, float(answerable[allowed])) if allowed < len(answerable) else 1.0
 
 
 def _score(questions: list[EvalQuestion], confidence: dict, outcomes: dict, threshold: float) -> dict:
     answerable = [q for q in questions if q.answerable]
     unanswerable = [q for q in questions if not q.answerable]
-    answered = {q.id for q in questions if confidence[q.id] >= threshold}
+    answered = {q.id for q in questions if confidence[q.id] >= threshold and outcomes[q.id][3]}
     f1 = [span_f1(outcomes[q.id][2].text, q.must_include[0]) if q.id in answered and outcomes[q.id][2] else 0.0
           for q in answerable] + [float(q.id not in answered) for q in unanswerable]
     em = [span_exact_match(outcomes[q.id][2].text, q.must_include[0]) if q.id in answered and outcomes[q.id][2]

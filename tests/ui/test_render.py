@@ -60,3 +60,24 @@ def test_markdown_escape_leaves_no_active_character():
 
     assert escaped.count("\\[") == 2 and "\\$x\\$" in escaped and "\\*\\*z\\*\\*" in escaped
     assert "\\<script\\>" in escaped and "javascript\\:" in escaped
+
+
+def test_passage_marks_the_short_answer_inside_its_cited_sentence():
+    citation = make_citation(text="Intro. Gatecoin <b> closed in 2019. Later.", highlights=[(7, 35)],
+                             answer_span=(30, 34))
+
+    body = render.passage_html(citation)
+
+    assert ('Intro. <mark>Gatecoin &lt;b&gt; closed in <mark class="qa-span">2019</mark>.</mark> Later.'
+            in body)
+
+
+def test_answer_highlights_the_span_in_its_supporting_sentence_not_in_the_lead():
+    answer = Answer(question="When?", answer="", abstained=False, mode="extractive", citations=[], retrieved=[],
+                    timings_ms={}, sentences=[AnswerSentence("2019.", [1]), AnswerSentence("Closed in 2019.", [1])],
+                    short_answer={"text": "2019", "n": 1, "start": 10, "end": 14})
+
+    body = render.answer_html(answer)
+
+    assert body.count('<mark class="qa-span">') == 1
+    assert 'Closed in <mark class="qa-span">2019</mark>.' in body
