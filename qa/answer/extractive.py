@@ -30,7 +30,6 @@ SUPPORT_OVERLAP = 0.7
 # supporting sentence, to hold the answer: the reader is shown the runner-up rather than a guess between
 # two close sentences.
 COMPOSE_SHARE = 0.6
-CLOSEST_ARTICLES = 3
 
 EXTRACTIVE_MODE = "extractive"
 
@@ -200,7 +199,7 @@ class ExtractiveAnswerer:
         confidence = result.confidence if result else 0.0
         return Answer(
             question=question,
-            answer=abstain_notice(question, result.kind if result else "other", hits),
+            answer=abstain_notice(question, result.kind if result else "other"),
             abstained=True,
             mode=self.mode,
             citations=[],
@@ -211,16 +210,15 @@ class ExtractiveAnswerer:
         )
 
 
-def abstain_notice(question: str, kind: str, hits: Sequence[Hit]) -> str:
-    """What was looked for and not found, and the articles that came closest:
-    'No date for "2022 Super Bowl held" was found in the indexed articles. Closest articles: ...'."""
+def abstain_notice(question: str, kind: str) -> str:
+    """What was looked for and not found: 'No date for "2022 Super Bowl held" was found in the indexed
+    articles.' The closest articles are the answer's `retrieved` list, which `qa ask` and the UI show after it
+    (kept out of this text, so that a title from an untrusted article never becomes part of an answer)."""
     words = re.findall(r"[\w’'$%.-]+", question)
     keep = [i for i, w in enumerate(words) if bm25_terms(w) and w.lower() not in _WH_WORDS]
     topic = " ".join(words[keep[0]:keep[-1] + 1]).strip(".?") if keep else ""
     looked = f'No {KIND_NAMES.get(kind, "answer")} for "{topic}"' if topic else "No answer"
-    titles = list(dict.fromkeys(h.chunk.title for h in hits))[:CLOSEST_ARTICLES]
-    closest = f" Closest articles: {'; '.join(titles)}." if titles else ""
-    return f"{looked} was found in the indexed articles.{closest}"
+    return f"{looked} was found in the indexed articles."
 
 
 # Words that open a question but name nothing that was looked for.

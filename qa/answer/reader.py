@@ -51,9 +51,9 @@ _HEAD_KINDS = {
     "date": "year years date day month century decade era period time",
     "place": "country city place region state continent town location area island river street province county",
     "org": "company organization organisation group team university agency party band institution firm",
-    "person": "person man woman name people king queen president leader author",
+    "person": "person man woman people king queen president leader author",
     "percent": "percent percentage proportion share",
-    "money": "price cost amount",
+    "money": "price cost amount capital fee fees fine budget revenue salary wage",
     "duration": "duration",
 }
 _HEADS = {word: kind for kind, words in _HEAD_KINDS.items() for word in words.split()}
@@ -70,8 +70,9 @@ def question_kind(question: str) -> str:
         return "money"
     if re.search(r"\bhow (?:many|old|far|big|large|tall|high|fast|often)\b", q):
         return "number"
-    match = re.search(r"\b(?:what|which|whose)\s+(?:\w+\s+){0,2}?(\w+)\b", q)
-    head = _HEADS.get(match.group(1)) if match else None
+    # The first known head noun among the three words after "what"/"which" ("what minimum capital").
+    match = re.search(r"\b(?:what|which|whose)((?:\s+\w+){1,3})", q)
+    head = next((_HEADS[w] for w in match.group(1).split() if w in _HEADS), None) if match else None
     if re.search(r"\b(?:what|which) (?:was |is |were |are )?the (?:year|date|day|month|century)\b", q):
         return "date"
     if head:
@@ -105,6 +106,7 @@ class AnswerSpan:
     sentence_start: int  # offsets of its sentence in the passage text
     sentence_end: int
     distance: int = 30  # words between the span and the nearest question term in its sentence
+    in_question: bool = False  # every word of the span is a word of the question
 
     @property
     def sentence(self) -> str:
@@ -298,8 +300,8 @@ class Reader:
         if kind not in FACT_KINDS or not self.weights.association:
             return True
         base = self.weights.association.get("*", 0.0)
-        return any(a.label != "SPAN" and a.distance <= NEAR_WORDS and self.weights.associate(kind, a.label) > base
-                   for a in answers)
+        return any(a.label != "SPAN" and not a.in_question and a.distance <= NEAR_WORDS
+                   and self.weights.associate(kind, a.label) > base for a in answers)
 
     # --- stage 1: sentences --------------------------------------------------------------------------------
 
@@ -448,7 +450,7 @@ class Reader:
                 }
                 out.append(AnswerSpan(text[a:b], 0.0, label, sentence.hit, sentence.hit_rank,
                                       sentence.start + a, sentence.start + b, sentence.start, sentence.end,
-                                      distance))
+                                      distance, bool(words) and words <= q_words))
                 rows.append(row)
         return out, rows
 
@@ -498,10 +500,15 @@ _WH_TERMS = set(bm25_terms("what which who whom whose when where why how"))
 
 
 def question_names(question: str) -> list[str]:
-    """Names and figures of the question, folded: capitalised words after the first, and numbers."""
+    """Names and figures of the question, folded: capitalised words after the first that are not stop
+    words ("What" after a quote is none), and numbers."""
     words = _TOKEN.findall(question)
     return list(dict.fromkeys(_fold(w) for i, w in enumerate(words)
-                              if any(ch.isdigit() for ch in w) or (i > 0 and w[0].isupper())))
+                              if re.fullmatch(r"\d[\d,.]*", w) or (i > 0 and w[0].isupper() and bm25_terms(w)
+                                                                     and w.lower() not in _WH_WORDS)))
+
+
+_WH_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
 
 
 def _mentions(folded: str, name: str) -> bool:

@@ -101,11 +101,11 @@ def test_extractive_answer_leads_with_the_span_then_its_cited_sentence(embedder,
     assert answer.to_json()["short_answer"] == short and 0 < answer.to_json()["confidence"] <= 1
 
 
-def test_abstention_says_what_was_looked_for_and_the_closest_articles(embedder, reader, hits):
+def test_abstention_says_what_was_looked_for_and_keeps_the_closest_articles(embedder, reader, hits):
     answer = ExtractiveAnswerer(embedder, reader=reader).answer("When did the Moon landing happen in Kenya?", hits)
     assert answer.abstained and answer.short_answer is None and answer.citations == []
-    assert answer.answer.startswith('No date for "Moon landing happen in Kenya" was found in the indexed articles.')
-    assert GATECOIN.title in answer.answer
+    assert answer.answer == 'No date for "Moon landing happen in Kenya" was found in the indexed articles.'
+    assert GATECOIN.title in [r["title"] for r in answer.retrieved]
 
 
 def test_per_sentence_cache_is_bounded():

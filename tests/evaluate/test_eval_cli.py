@@ -9,10 +9,10 @@ from qa.evaluate.report import QA_REPORT, RETRIEVAL_REPORT
 from qa.settings import REPO_ROOT
 
 ASK_JSON_FIELDS = {"question", "answer", "abstained", "mode", "citations", "retrieved", "timings_ms", "sentences",
-                   "evidence"}
+                   "evidence", "short_answer", "confidence"}
 QA_SUMMARY_FIELDS = {"questions", "answerable", "unanswerable", "answer_accuracy", "recall@5", "citation_accuracy",
-                     "citation_precision", "abstention_rate", "false_abstention_rate", "latency_p50_ms",
-                     "latency_p95_ms", "by_kind"}
+                     "citation_precision", "abstention_rate", "false_abstention_rate", "short_answer_em",
+                     "short_answer_f1", "short_answer_f1_answerable", "latency_p50_ms", "latency_p95_ms", "by_kind"}
 
 
 def run_qa(args, env_overrides, timeout=600):

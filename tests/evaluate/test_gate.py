@@ -1,4 +1,5 @@
-"""The regression gate: the development questions through the seed index, and SciFact retrieval.
+"""The regression gate: the development questions through the seed index, the held-out SQuAD 2.0 sample
+through an index of its corpus, and SciFact retrieval.
 
 Thresholds sit about one question below what the current code measures (64 answerable and 12 unanswerable
 questions: 0.906 answer accuracy, 1.0 recall@5, 0.984 citation accuracy, 1.0 abstention, 0.016 false
@@ -22,12 +23,14 @@ GATE = {
 MAX_FALSE_ABSTENTION = 0.05
 # SQuAD 2.0 dev, the held-out sample nothing was fitted on (250 answerable, 250 unanswerable questions).
 SQUAD_HELD_OUT = "datasets/squad2/questions_500.jsonl"
+# Gates just under what the fitted reader measures (0.768 answer accuracy, 0.265 short-answer F1, 0.184
+# abstention, 0.096 false abstention; docs/evaluation.md).
 SQUAD_GATE = {
-    "answer_accuracy": 0.0,
-    "short_answer_f1": 0.0,
-    "abstention_rate": 0.0,
+    "answer_accuracy": 0.76,
+    "short_answer_f1": 0.26,
+    "abstention_rate": 0.18,
 }
-SQUAD_MAX_FALSE_ABSTENTION = 1.0
+SQUAD_MAX_FALSE_ABSTENTION = 0.10
 SCIFACT_TRAIN_HYBRID_NDCG = 0.69
 
 
