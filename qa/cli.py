@@ -1,14 +1,17 @@
-"""The `qa` command: `qa reindex`, `qa ask`, `qa status` (and `qa eval`), thin wrappers over the library.
+"""The `qa` command: `qa reindex`, `qa ask`, `qa add`, `qa sync`, `qa status` (and `qa eval`), thin wrappers over
+the library.
 
 Errors a user can cause are printed as one line without a traceback, with a non-zero exit status.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
 
 EXIT_ERROR = 2
@@ -44,6 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_date, help="only articles published on or after this date (YYYY-MM-DD)")
     p.add_argument("--until", type=_date, help="only articles published on or before this date (YYYY-MM-DD)")
     p.set_defaults(func=cmd_ask)
+
+    p = commands.add_parser("add", help="fetch web pages (or PDFs) into the corpus folder, then reindex")
+    p.add_argument("urls", nargs="+", metavar="URL")
+    p.add_argument("--source", help="source name for these articles (default: the site's name)")
+    p.add_argument("--no-reindex", action="store_true", help="only save the articles; reindex later")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_add)
+
+    p = commands.add_parser("sync", help="fetch what the feeds and sitemaps of the feeds file announce, then reindex")
+    p.add_argument("--feeds", type=Path, default=None, help="feeds file (default QA_FEEDS or <corpus>/feeds.toml)")
+    p.add_argument("--no-reindex", action="store_true", help="only save the articles; reindex later")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sync)
 
     p = commands.add_parser("status", help="what the index holds")
     p.add_argument("--json", action="store_true")
@@ -96,6 +112,69 @@ def cmd_ask(args, settings) -> int:
         for r in answer.retrieved[:3]:
             print(f"- {r['title']} ({r['chunk_id']})")
     return 0
+
+
+def cmd_add(args, settings) -> int:
+    from qa.ingest.web import add_urls
+
+    with _fetcher(settings) as fetcher, _url_progress(len(args.urls), args.quiet) as progress:
+        report = add_urls(args.urls, settings.corpus_dir, fetcher, source=args.source, progress=progress)
+    return _after_fetch(report, args, settings)
+
+
+def cmd_sync(args, settings) -> int:
+    from qa.ingest.feeds import read_feeds_file
+    from qa.ingest.web import sync_feeds
+
+    sources = read_feeds_file(args.feeds or settings.feeds or settings.corpus_dir / "feeds.toml")
+    with _fetcher(settings) as fetcher, _url_progress(None, args.quiet) as progress:
+        report = sync_feeds(sources, settings.corpus_dir, fetcher, progress=progress)
+    return _after_fetch(report, args, settings)
+
+
+def _fetcher(settings):
+    from qa.ingest.fetch import Fetcher, FetchPolicy
+
+    return Fetcher(FetchPolicy(
+        user_agent=settings.fetch_user_agent, timeout_s=settings.fetch_timeout_s,
+        max_bytes=int(settings.fetch_max_mb * 1_000_000), max_redirects=settings.fetch_max_redirects,
+        host_delay_s=settings.fetch_host_delay_s, concurrency=settings.fetch_concurrency,
+    ))
+
+
+@contextlib.contextmanager
+def _url_progress(total: int | None, quiet: bool):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="url", desc="fetching", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
+    try:
+        yield lambda result: bar.update(1)
+    finally:
+        bar.close()
+
+
+def _after_fetch(report, args, settings) -> int:
+    """Per-URL problems on stderr, one summary line on stdout, then the reindex; exit status like reindex's."""
+    from qa.ingest.web import write_log
+
+    write_log(settings.fetch_log, report)
+    for result in report.results:
+        if result.status == "failed":
+            print(f"failed: {result.url}: {result.reason}", file=sys.stderr)
+        elif result.status in ("added", "updated"):
+            print(f"{result.status}: {result.url} -> {result.path}", file=sys.stderr)
+    status = report.exit_status
+    line = report.summary()
+    if report.changed and not args.no_reindex:
+        from qa.index.reindex import reindex
+
+        indexed = reindex(settings, show_progress=not args.quiet)
+        for problem in indexed.problems:
+            print(f"{'failed' if problem.skipped else 'warning'}: {problem}", file=sys.stderr)
+        line += f"; reindex: {indexed.summary()}"
+        status = max(status, indexed.exit_status)
+    print(line)
+    return status
 
 
 def cmd_status(args, settings) -> int:

@@ -64,6 +64,21 @@ class Settings(BaseSettings):
         REPO_ROOT / "reports",
         description="Where `qa eval` writes eval-latest.json/.md/.png; the UI's evaluation page reads them.",
     )
+    feeds: Path | None = Field(
+        None, description="Feeds file of `qa sync` (RSS/Atom feeds and sitemaps); default `<corpus_dir>/feeds.toml`."
+    )
+    fetch_user_agent: str = Field(
+        "DigitalAssetPolicyQA/0.1 (+local research tool; honours robots.txt)",
+        description="User agent of `qa add` and `qa sync`, matched against robots.txt.",
+    )
+    fetch_timeout_s: float = Field(20.0, gt=0, description="Seconds one page may take, from request to last byte.")
+    fetch_max_mb: float = Field(10.0, gt=0, description="Largest page or PDF fetched, in MB.")
+    fetch_max_redirects: int = Field(5, ge=0, description="Redirects followed per URL.")
+    fetch_host_delay_s: float = Field(1.0, ge=0, description="Seconds between two requests to one host "
+                                                               "(longer when its robots.txt asks).")
+    fetch_concurrency: int = Field(4, ge=1, le=32, description="Requests under way at once, over all hosts.")
+    fetch_log: Path = Field(REPO_ROOT / "logs" / "fetch.jsonl",
+                            description="`qa add` and `qa sync` append one JSON line per URL here.")
     log_level: str = Field("WARNING", description="Logging level of the `qa` command.")
     test_pause_at: Literal["embed", "chroma", "bm25", "publish"] | None = Field(
         None,

@@ -24,7 +24,9 @@ from qa.ingest.jurisdictions import detect_jurisdictions
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf", ".jsonl")
-RELATIVE_DATE = re.compile(r"^\s*(?:\d+|an?|one)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago\s*$", re.I)
+RELATIVE_DATE = re.compile(r"^\s*(?:(?:\d+|an?|one)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago|yesterday|today)\s*$",
+                           re.I)
+FEEDS_FILE = "feeds.toml"  # `qa sync`'s list of feeds, kept beside the articles it brings; not an article
 MAX_FILE_MB = 20  # for one article; a bigger file is a dump: split it, or make it JSONL (read line by line, no limit)
 MIN_FALLBACK_HTML_WORDS = 20
 
@@ -97,6 +99,30 @@ def parse_iso_date(value: object) -> dt.date | None:
     return None
 
 
+def resolve_published(published: str, retrieved: dt.datetime | None) -> str | None:
+    """The ISO date of a relative date ("6 days ago", "yesterday") read at `retrieved`; None without a base."""
+    if not RELATIVE_DATE.match(published) or retrieved is None:
+        return None
+    import dateparser
+
+    base = retrieved.astimezone(dt.timezone.utc).replace(tzinfo=None) if retrieved.tzinfo else retrieved
+    when = dateparser.parse(published, languages=["en"], settings={"RELATIVE_BASE": base})
+    return when.date().isoformat() if when else None
+
+
+def _parse_retrieved(value: object) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
 def load_corpus(corpus_dir: Path) -> LoadResult:
     """Every article under `corpus_dir`; unreadable files are reported in `problems`, never raised.
 
@@ -160,7 +186,7 @@ def _corpus_files(corpus_dir: Path, result: LoadResult) -> Iterator[Path]:
     for root, dirs, files in os.walk(corpus_dir, onerror=unreadable_folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.startswith("."):
+            if name.startswith(".") or (root == str(corpus_dir) and name == FEEDS_FILE):
                 continue
             path = Path(root) / name
             rel = path.relative_to(corpus_dir).as_posix()
@@ -198,7 +224,7 @@ def load_file(path: Path, rel: str) -> Iterator[Article | LoadProblem]:
     if not data.strip():
         raise UnreadableFile("file is empty")
     if suffix == ".pdf":
-        article = _load_pdf(data, rel)
+        article = load_pdf(data, rel)
     elif suffix in (".html", ".htm"):
         article = _load_html(decode_text(data), rel)
     elif suffix in (".md", ".markdown"):
@@ -280,6 +306,13 @@ def _load_markdown(raw: str, rel: str) -> tuple[Article, list[LoadProblem]]:
                                         "2025-06-27 or '6 days ago'; the article is indexed without a date",
                                    skipped=False))
         published = None
+    retrieved = _parse_retrieved(meta.get("retrieved"))
+    if meta.get("retrieved") is not None and retrieved is None:
+        caveats.append(LoadProblem(rel, f"front matter field 'retrieved' is {meta.get('retrieved')!r}, not a time like "
+                                        "2025-12-10T08:00:00Z; a relative 'published' stays unresolved", skipped=False))
+    if isinstance(published, str) and RELATIVE_DATE.match(published) and retrieved is not None:
+        # "6 days ago" means six days before the page was read, not before today.
+        published = resolve_published(published, retrieved) or published
     fields = {}
     for key in ("source", "url", "category"):
         value = meta.get(key)
@@ -328,7 +361,7 @@ def _load_html(html: str, rel: str) -> Article:
     )
 
 
-def _load_pdf(data: bytes, rel: str) -> Article:
+def load_pdf(data: bytes, rel: str) -> Article:
     import io
 
     from pypdf import PdfReader

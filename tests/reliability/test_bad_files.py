@@ -2,7 +2,6 @@
 readable is indexed, and `qa reindex` tells "all good" (0) from "some files failed" (1) and "could not run" (2)."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import select
@@ -20,6 +19,8 @@ from qa.errors import ConfigError
 from qa.ingest.load import MAX_FILE_MB, load_corpus
 
 from reliability_scenarios import run_qa
+
+from tests.pdf import pdf_bytes
 
 GOOD_NAME = "good.md"
 GOOD_ARTICLE = """---
@@ -41,31 +42,6 @@ def corpus_with(tmp_path: Path, name: str, content: bytes | str | None = None) -
     elif content is not None:
         (corpus / name).write_bytes(content)
     return corpus
-
-
-def pdf_bytes(lines: list[str], title: str | None = None, user_password: str | None = None,
-              owner_password: str | None = None) -> bytes:
-    """A real one-page PDF whose text is `lines`, built with pypdf, optionally encrypted."""
-    from pypdf import PdfWriter
-    from pypdf.generic import DictionaryObject, NameObject, StreamObject
-
-    writer = PdfWriter()
-    page = writer.add_blank_page(612, 792)
-    font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
-                             NameObject("/BaseFont"): NameObject("/Helvetica")})
-    page[NameObject("/Resources")] = DictionaryObject(
-        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})})
-    shown = " 0 -16 Td ".join(f"({line}) Tj" for line in lines)
-    content = StreamObject()
-    content.set_data(f"BT /F1 12 Tf 72 720 Td {shown} ET".encode("latin-1"))
-    page[NameObject("/Contents")] = writer._add_object(content)
-    if title:
-        writer.add_metadata({"/Title": title})
-    if user_password is not None:
-        writer.encrypt(user_password=user_password, owner_password=owner_password)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
 
 
 def only_problem(result, path: str):
