@@ -15,7 +15,21 @@ def test_seed_corpus_loads_four_articles_with_front_matter():
     assert len(by_title) == 4
     leap = by_title[LEAP_TITLE]
     assert (leap.published, leap.source, leap.category) == ("2025-06-27", "CoinNess", "Policy & Regulation")
-    assert by_title["South Korea plans to revive crypto ICOs under stricter disclosure and oversight rules"].published == "6 days ago"
+    # The seed page said "6 days ago" and gives no time it was saved: the article is kept undated.
+    assert by_title["South Korea plans to revive crypto ICOs under stricter disclosure and oversight rules"].published is None
+
+
+def test_a_relative_date_is_resolved_against_the_retrieval_time_in_front_matter(tmp_path):
+    (tmp_path / "a.md").write_text('---\ntitle: A\npublished: "6 days ago"\nretrieved: "2025-12-10T08:00:00Z"\n---\n\n'
+                                   "The FSC proposed rules.\n")
+    (tmp_path / "b.md").write_text('---\ntitle: B\npublished: yesterday\nretrieved: 2025-12-10\n---\n\nThe FSC spoke.\n')
+    (tmp_path / "c.md").write_text('---\ntitle: C\npublished: "3 hours ago"\n---\n\nNo retrieval time here.\n')
+
+    by_title = {a.title: a for a in load_corpus(tmp_path).articles}
+
+    assert by_title["A"].published == "2025-12-04"
+    assert by_title["B"].published == "2025-12-09"
+    assert by_title["C"].published == "3 hours ago" and by_title["C"].published_date is None
 
 
 def test_seed_articles_hold_article_text_only():
