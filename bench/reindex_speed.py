@@ -30,7 +30,7 @@ def main() -> None:
     from qa.ingest.load import load_corpus
     from qa.index.reindex import reindex
     from qa.settings import Settings
-    from qa.index import store
+    from qa.index import local
 
     settings = Settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir, cache_dir=args.model_cache,
                         embedding_backend=args.backend)
@@ -73,7 +73,7 @@ def main() -> None:
     t = time.perf_counter()
     incremental = reindex(settings, embedder=embedder)
     incremental_s = time.perf_counter() - t
-    generation = store.require_generation(settings.index_dir)
+    generation = local.current_generation(settings.index_dir)
     edited_chunks = generation.manifest()["articles"][edited_id]["chunks"]
 
     write_json(args.out, {

@@ -8,7 +8,7 @@ import re
 from urllib.parse import urlparse
 
 from qa.answer.extractive import Answer, Citation
-from qa.highlight import highlight_segments
+from highlight import highlight_segments  # ui/highlight.py, beside this file
 
 # Every ASCII punctuation character can be backslash-escaped in Markdown; Streamlit adds `$` (math) and
 # `:` (emoji and colour directives) to the characters that mean something.

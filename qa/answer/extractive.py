@@ -15,7 +15,7 @@ import numpy as np
 from qa.ingest.chunk import split_sentences, split_units
 from qa.index.embed import Embedder
 from qa.search.retrieve import Hit
-from qa.index.store import bm25_terms
+from qa.text import bm25_terms
 
 logger = logging.getLogger(__name__)
 

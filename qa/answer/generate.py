@@ -9,7 +9,7 @@ import time
 from typing import Iterator, Sequence
 
 from qa.answer.extractive import (ABSTAIN_MESSAGE, Answer, AnswerSentence, Citation, check_support, citation_for,
-                       render_answer, retrieved_summary)
+                       content_terms, render_answer, retrieved_summary)
 from qa.ingest.chunk import split_sentences
 from qa.index.embed import Embedder
 from qa.errors import ConfigError, LLMError
@@ -185,8 +185,6 @@ class GenerativeAnswerer:
 
 
 def _best_matching_span(chunk_text: str, sentence: str) -> list[tuple[int, int]]:
-    from qa.answer.extractive import content_terms
-
     target = content_terms(sentence)
     best, best_score = None, 0.0
     for a, b in split_sentences(chunk_text):

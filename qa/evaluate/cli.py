@@ -27,16 +27,14 @@ def add_eval_parser(commands) -> None:
 
 
 def cmd_eval_qa(args: argparse.Namespace, settings) -> int:
-    from qa.index import store
     from qa.evaluate.qa_eval import QAEvaluator, load_questions
     from qa.evaluate.report import qa_table, write_qa_report
     from qa.pipeline import Pipeline
 
     questions = load_questions(args.dataset)
     pipeline = Pipeline(settings)
-    if store.current_manifest(settings) is None:
-        where = f"the Chroma server at {settings.chroma_host}" if settings.chroma_host else settings.index_dir
-        print(f"no index in {where}: indexing the corpus in {settings.corpus_dir} first", file=sys.stderr)
+    if pipeline.backend.current_manifest() is None:
+        print(f"no index in {pipeline.backend.location}: indexing the corpus in {settings.corpus_dir} first", file=sys.stderr)
         report = pipeline.reindex(show_progress=sys.stderr.isatty())
         print(f"indexed: {report.summary()}", file=sys.stderr)
     result = QAEvaluator(pipeline).evaluate(questions, progress=_progress("question"))

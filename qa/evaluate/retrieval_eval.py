@@ -16,6 +16,7 @@ from qa.index.embed import Embedder
 from qa.evaluate.beir import Corpus, Qrels, Queries, load_beir
 from qa.evaluate.metrics import evaluate_run
 from qa.index.reindex import ReindexReport, reindex
+from qa.index.local import LocalGenerations
 from qa.search.retrieve import IndexReader, Retriever
 from qa.settings import Settings
 
@@ -55,15 +56,17 @@ class BeirIndex:
     def __init__(self, settings: Settings, corpus: Corpus, *, embedder: Embedder | None = None,
                  progress: Progress | None = None):
         self._root = Path(tempfile.mkdtemp(prefix="qa-beir-"))
-        # The embedded store in the temporary folder even when the app uses a Chroma server (QA_CHROMA_HOST).
         self.settings = settings.model_copy(update={"corpus_dir": self._root / "corpus",
-                                                    "index_dir": self._root / "index", "chroma_host": None})
-        self.reader = IndexReader(self.settings)
+                                                    "index_dir": self._root / "index"})
+        # Local generations in the temporary folder even when the app uses a Chroma server (QA_CHROMA_HOST).
+        self.backend = LocalGenerations(self.settings.index_dir)
+        self.reader = IndexReader(self.backend)
         try:
             write_beir_corpus(corpus, self.settings.corpus_dir)
             self.embedder = embedder or Embedder(self.settings)
             started = time.perf_counter()
-            self.report: ReindexReport = reindex(self.settings, full=True, embedder=self.embedder, progress=progress)
+            self.report: ReindexReport = reindex(self.settings, full=True, embedder=self.embedder, progress=progress,
+                                                  backend=self.backend)
             self.index_seconds = time.perf_counter() - started
             self.reader.refresh()
         except BaseException:
@@ -80,10 +83,7 @@ class BeirIndex:
         return len(self.reader.chunks) / max(1, len({c.article_id for c in self.reader.chunks}))
 
     def close(self) -> None:
-        from qa.index import store
-
-        if self.reader._client is not None:
-            store.release_client(self.reader._client)
+        self.backend.close()
         shutil.rmtree(self._root, ignore_errors=True)
 
     def __enter__(self) -> "BeirIndex":

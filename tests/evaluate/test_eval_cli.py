@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from qa.evaluate.report import QA_REPORT, RETRIEVAL_REPORT
-from qa.settings import REPO_ROOT
+from tests.seed import REPO_ROOT
 
 ASK_JSON_FIELDS = {"question", "answer", "abstained", "mode", "citations", "retrieved", "timings_ms", "sentences",
                    "evidence"}

@@ -124,7 +124,7 @@ def test_loading_rejects_repeated_ids_and_reads_the_kind(tmp_path):
 
 
 def test_the_development_set_loads():
-    from qa.settings import REPO_ROOT
+    from tests.seed import REPO_ROOT
 
     questions = load_questions(REPO_ROOT / "tests/eval/seed_questions.jsonl")
     assert len(questions) == 76 and sum(not q.answerable for q in questions) == 12

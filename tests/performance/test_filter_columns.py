@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 
 from qa.ingest.chunk import Chunk
-from qa.search.retrieve import FilterColumns, Filters
+from qa.search.filters import FilterColumns, Filters
 
 SOURCES = ["CoinDesk", "CryptoNews", None]
 CATEGORIES = ["regulation", "markets", None]

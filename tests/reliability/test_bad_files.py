@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.index import store
+from qa.index import local
 from qa.errors import ConfigError
 from qa.ingest.load import MAX_FILE_MB, load_corpus
 
@@ -370,14 +370,14 @@ def test_qa_reindex_indexes_every_readable_file_and_exits_1_naming_each_failure(
     assert all(failed[path].startswith(start) for path, start in failures.items()), failed
     warned = [line for line in run.stderr.splitlines() if line.startswith("warning: ")]
     assert sorted(w.split(": ")[1] for w in warned) == [GOOD_NAME, "sec-case.md", "sec-case.md"]
-    manifest = store.require_generation(settings.index_dir).manifest()
+    manifest = local.current_generation(settings.index_dir).manifest()
     assert sorted(manifest["articles"]) == ["amf.txt", "bulk.jsonl#a1", "bulk.jsonl#a3", "copy-of-good.md",
                                             "fsa.pdf", "korea.txt", "sec-case.md"]
     assert "Traceback" not in run.stderr
 
 
 def test_qa_reindex_exits_2_when_it_cannot_run_and_leaves_the_index_alone(seed_copy):
-    current = store.current_generation(seed_copy.index_dir).folder.name
+    current = local.current_generation(seed_copy.index_dir).folder.name
     missing = seed_copy.model_copy(update={"corpus_dir": seed_copy.corpus_dir.parent / "unmounted"})
 
     no_corpus = run_qa(["reindex", "--quiet"], missing)
@@ -388,4 +388,4 @@ def test_qa_reindex_exits_2_when_it_cannot_run_and_leaves_the_index_alone(seed_c
         f"error: the corpus folder {missing.corpus_dir} does not exist; create it or set QA_CORPUS_DIR")
     assert "error: invalid setting: QA_CHUNK_TOKENS: " in bad_setting.stderr
     assert "Traceback" not in no_corpus.stderr + bad_setting.stderr
-    assert store.current_generation(seed_copy.index_dir).folder.name == current
+    assert local.current_generation(seed_copy.index_dir).folder.name == current

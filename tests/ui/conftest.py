@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.settings import REPO_ROOT, Settings
+from qa.settings import Settings
+from tests.seed import REPO_ROOT
 
 APP = REPO_ROOT / "ui" / "app.py"
 ARTIFACTS = REPO_ROOT / "test-artifacts"

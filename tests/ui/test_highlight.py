@@ -1,9 +1,14 @@
 """A cited passage splits into plain and highlighted segments that join back into the passage."""
 from __future__ import annotations
 
+import sys
+
 from hypothesis import given, strategies as st
 
-from qa.highlight import Segment, highlight_segments
+from tests.seed import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "ui"))
+from highlight import Segment, highlight_segments  # noqa: E402  (ui/ is the app's folder)
 
 
 def test_cited_sentence_is_the_highlighted_segment():
