@@ -110,7 +110,8 @@ def _chroma_only(pipeline, questions: list[str], k: int) -> list[float]:
         def embed_query(self, text):
             return embedder.encode([text], use_cache=False)[0].tolist()
 
-    chroma = Chroma(client=pipeline.reader.snapshot().collection._client, collection_name=COLLECTION, embedding_function=SameEncoder())
+    chroma = Chroma(client=pipeline.reader.snapshot().collection._client, collection_name=COLLECTION,
+                    embedding_function=SameEncoder())
     chroma.similarity_search(WARM_UP[0], k=k)
     out = []
     for question in questions:

@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 EXIT_ERROR = 2
 
@@ -32,7 +32,8 @@ def _passages(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa", description="Questions and cited answers over digital-asset policy news.")
+    parser = argparse.ArgumentParser(prog="qa",
+                                     description="Questions and cited answers over digital-asset policy news.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     commands = parser.add_subparsers(dest="command", required=True)
 

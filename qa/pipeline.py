@@ -8,8 +8,8 @@ import logging
 import re
 import time
 import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 from qa.answer.extractive import Answer, ExtractiveAnswerer
 from qa.answer.generate import GenerativeAnswerer
@@ -82,7 +82,8 @@ class Pipeline:
             self._generative[llm] = GenerativeAnswerer(self.settings, self.embedder, llm)
         return self._generative[llm]
 
-    def standalone_question(self, question: str, history: Sequence[tuple[str, str]] = (), llm: str | None = None) -> str:
+    def standalone_question(self, question: str, history: Sequence[tuple[str, str]] = (),
+                            llm: str | None = None) -> str:
         """A follow-up rewritten so that it can be retrieved on its own (the LLM's rewrite, or in extractive
         mode the previous question joined to it)."""
         user_turns = [text for role, text in history if role == "user"]

@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     llm: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
-        "extractive", description="Answerer: `extractive` (no LLM), `openai` (any compatible server), `ollama`, `llamacpp`."
+        "extractive",
+        description="Answerer: `extractive` (no LLM), `openai` (any compatible server), `ollama`, `llamacpp`.",
     )
     llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1.")
     llm_model: str | None = Field(None, description="Model name for the LLM server, or GGUF path for `llamacpp`.")

@@ -10,7 +10,8 @@ def test_regulators_and_laws_map_to_their_jurisdiction():
 
 
 def test_one_passing_mention_does_not_tag_the_article():
-    assert detect_jurisdictions("A US court once ruled on custody. Hong Kong's court agreed. Hong Kong rules.") == ["Hong Kong"]
+    text = "A US court once ruled on custody. Hong Kong's court agreed. Hong Kong rules."
+    assert detect_jurisdictions(text) == ["Hong Kong"]
 
 
 def test_title_mention_is_enough():

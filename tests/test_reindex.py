@@ -4,10 +4,9 @@ import shutil
 
 import pytest
 
-from qa.index import local
 from qa.errors import ReindexBusyError
+from qa.index import local
 from qa.index.reindex import reindex, reindex_lock
-
 from tests.seed import SEED_CORPUS
 
 

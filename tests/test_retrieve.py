@@ -7,7 +7,6 @@ from qa import HybridRetriever
 from qa.errors import QuestionError
 from qa.ingest.chunk import Chunk
 from qa.search.retrieve import Filters, fuse
-
 from tests.seed import KOREA_TITLE, LEAP_TITLE, PROPERTY_TITLE, WEMIX_TITLE
 
 

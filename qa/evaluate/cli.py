@@ -34,7 +34,8 @@ def cmd_eval_qa(args: argparse.Namespace, settings) -> int:
     questions = load_questions(args.dataset)
     pipeline = Pipeline(settings)
     if pipeline.backend.current_manifest() is None:
-        print(f"no index in {pipeline.backend.location}: indexing the corpus in {settings.corpus_dir} first", file=sys.stderr)
+        print(f"no index in {pipeline.backend.location}: indexing the corpus in {settings.corpus_dir} first",
+              file=sys.stderr)
         report = pipeline.reindex(show_progress=sys.stderr.isatty())
         print(f"indexed: {report.summary()}", file=sys.stderr)
     result = QAEvaluator(pipeline).evaluate(questions, progress=_progress("question"))

@@ -16,8 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import IndexMissingError
-from qa.index.backend import (IndexBackend, OpenIndex, ProgressCallback, ReindexPlan, chroma_settings,
-                              delete_ids, embed_and_store, get_collection)
+from qa.index.backend import (
+    IndexBackend,
+    OpenIndex,
+    ProgressCallback,
+    ReindexPlan,
+    chroma_settings,
+    delete_ids,
+    embed_and_store,
+    get_collection,
+)
 from qa.index.bm25 import BM25Index, build_bm25
 from qa.index.faults import Checkpoint, no_checkpoint
 from qa.ingest.chunk import Chunk

@@ -16,8 +16,17 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from qa.errors import ConfigError, IndexMissingError
-from qa.index.backend import (COLLECTION, IndexBackend, OpenIndex, ProgressCallback, ReindexPlan, chroma_settings,
-                              delete_ids, embed_and_store, get_collection)
+from qa.index.backend import (
+    COLLECTION,
+    IndexBackend,
+    OpenIndex,
+    ProgressCallback,
+    ReindexPlan,
+    chroma_settings,
+    delete_ids,
+    embed_and_store,
+    get_collection,
+)
 from qa.index.bm25 import BM25Index
 from qa.index.faults import Checkpoint, no_checkpoint
 from qa.ingest.chunk import Chunk

@@ -7,7 +7,14 @@ import pytest
 
 from qa.answer.extractive import Answer, Citation
 from qa.evaluate.qa_eval import (
-    DatasetError, EvalQuestion, answer_contains, load_questions, normalise, percentile, score_answer, summarise,
+    DatasetError,
+    EvalQuestion,
+    answer_contains,
+    load_questions,
+    normalise,
+    percentile,
+    score_answer,
+    summarise,
 )
 
 GOLD = "Hong Kong releases ‘LEAP’ framework for digital assets"

@@ -28,7 +28,7 @@ def narrow_model_dir(tmp_path_factory):
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(packaged / name, bert / name)
     word = models.Transformer(str(bert), max_seq_length=256)
-    model = SentenceTransformer(modules=[word, models.Pooling(word.get_word_embedding_dimension())], device="cpu")
+    model = SentenceTransformer(modules=[word, models.Pooling(word.get_embedding_dimension())], device="cpu")
     model.save(str(folder / "st"))
     return folder / "st"
 
@@ -65,7 +65,7 @@ def test_the_same_weights_in_another_folder_of_that_name_keep_their_model_key(ma
         Embedder(make_settings(), use_cache=False).model_key
 
 
-def test_asking_questions_leaves_the_embedding_cache_on_disk_as_it_was(seed_settings, tmp_path):
+def test_asking_questions_leaves_the_embedding_cache_on_disk_as_it_was(seed_pipeline, seed_settings, tmp_path):
     embedder = Embedder(seed_settings)
     embedder.cache = EmbeddingCache(tmp_path / "embeddings.sqlite", embedder.model_key)  # empty
     pipeline = Pipeline(seed_settings, embedder=embedder)

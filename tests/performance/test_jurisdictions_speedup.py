@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from qa.ingest import jurisdictions
-from qa.ingest.jurisdictions import MIN_MENTIONS, _PATTERNS, detect_jurisdictions
+from qa.ingest.jurisdictions import _PATTERNS, MIN_MENTIONS, detect_jurisdictions
 
 EDGE_CASES = [
     ("The SEC Thailand and the SEC both spoke; the SEC Thailand fined a broker.", ""),

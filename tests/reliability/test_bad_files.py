@@ -14,12 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-
-from qa.index import local
-from qa.errors import ConfigError
-from qa.ingest.load import MAX_FILE_MB, load_corpus
-
 from reliability_scenarios import run_qa
+
+from qa.errors import ConfigError
+from qa.index import local
+from qa.ingest.load import MAX_FILE_MB, load_corpus
 
 GOOD_NAME = "good.md"
 GOOD_ARTICLE = """---
@@ -321,7 +320,8 @@ def test_jsonl_lines_with_the_same_id_keep_the_first(tmp_path):
 
 
 def test_a_missing_corpus_folder_is_a_setup_error_not_an_empty_corpus(tmp_path):
-    with pytest.raises(ConfigError, match=r"the corpus folder .*nowhere does not exist; create it or set QA_CORPUS_DIR"):
+    expected = r"the corpus folder .*nowhere does not exist; create it or set QA_CORPUS_DIR"
+    with pytest.raises(ConfigError, match=expected):
         load_corpus(tmp_path / "nowhere")
 
 
@@ -345,8 +345,10 @@ def bad_corpus(corpus: Path) -> dict[str, str]:
     (corpus / "fsa.pdf").write_bytes(whole)
     (corpus / "fsa-corrupt.pdf").write_bytes(whole[: len(whole) // 2])
     (corpus / "fsa-locked.pdf").write_bytes(pdf_bytes(["Locked."], user_password="pw"))
-    (corpus / "index.html").write_text("<html><body><nav><a href='/'>Home</a> <a href='/m'>Markets</a></nav></body></html>")
-    (corpus / "bulk.jsonl").write_text(json.dumps({"id": "a1", "text": "Brazil's central bank set crypto broker rules."})
+    (corpus / "index.html").write_text(
+        "<html><body><nav><a href='/'>Home</a> <a href='/m'>Markets</a></nav></body></html>")
+    (corpus / "bulk.jsonl").write_text(json.dumps({"id": "a1",
+                                                   "text": "Brazil's central bank set crypto broker rules."})
                                        + '\n{"id": "a2", "text": "cut\n'
                                        + json.dumps({"id": "a3", "text": "Dubai's VARA granted two licences."}) + "\n")
     return {

@@ -6,15 +6,20 @@ import json
 import threading
 
 import pytest
+from reliability_scenarios import (
+    NEW_ARTICLE,
+    NEW_ARTICLE_QUESTION,
+    SEED_QUESTION,
+    answer_record,
+    assert_index_holds_exactly_the_corpus,
+    change_corpus,
+)
 
-from qa.index import local
 from qa.errors import ReindexBusyError
-from qa.pipeline import Pipeline
+from qa.index import local
 from qa.index.reindex import reindex
+from qa.pipeline import Pipeline
 from qa.search.retrieve import Filters, Retriever
-
-from reliability_scenarios import (NEW_ARTICLE, NEW_ARTICLE_QUESTION, SEED_QUESTION, answer_record,
-                                   assert_index_holds_exactly_the_corpus, change_corpus)
 
 
 class AskingLoop:
@@ -33,7 +38,7 @@ class AskingLoop:
             except Exception as exc:  # the test reports every failure, whatever its kind
                 self.errors.append(repr(exc))
 
-    def __enter__(self) -> "AskingLoop":
+    def __enter__(self) -> AskingLoop:
         self._thread.start()
         return self
 

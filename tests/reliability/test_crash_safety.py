@@ -6,12 +6,11 @@ QA_TEST_PAUSE_AT stops the process at a named point (see `Settings.test_pause_at
 from __future__ import annotations
 
 import pytest
+from reliability_scenarios import SEED_QUESTION, answer_record, assert_index_holds_exactly_the_corpus, change_corpus
 
 from qa.index import local
-from qa.pipeline import Pipeline
 from qa.index.reindex import reindex
-
-from reliability_scenarios import SEED_QUESTION, answer_record, assert_index_holds_exactly_the_corpus, change_corpus
+from qa.pipeline import Pipeline
 
 
 @pytest.mark.parametrize("point", ["embed", "chroma", "bm25", "publish"])

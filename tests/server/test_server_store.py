@@ -3,11 +3,11 @@ holds exactly the chunks Chroma holds, and a server that is down is named in the
 from __future__ import annotations
 
 import pytest
+from seed import LEAP_TITLE
 
 from qa.errors import ConfigError
-from qa.pipeline import Pipeline
 from qa.index.server import ChromaServer
-from seed import LEAP_TITLE
+from qa.pipeline import Pipeline
 
 pytestmark = pytest.mark.server
 

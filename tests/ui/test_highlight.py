@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.seed import REPO_ROOT
 
