@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 EXIT_ERROR = 2
+# Each command imports the stages it runs when it runs, so that `qa --help` and `qa status` start without
+# loading the model, Chroma or LangChain (no import cycle is involved: lint-imports checks these too).
 
 
 def _date(value: str) -> dt.date:

@@ -7,6 +7,8 @@ import argparse
 import json
 import sys
 
+# `qa` builds this parser on every start; the evaluation modules are imported only when `qa eval` runs.
+
 
 def add_eval_parser(commands) -> None:
     """Adds `qa eval qa|retrieval` to the `qa` command's subparsers."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import ConfigError
+from qa.index.onnx_encoder import OnnxEncoder
 from qa.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -156,8 +157,6 @@ class Embedder:
         with self._lock:
             if self._model is None:
                 if self.backend == "onnx":
-                    from qa.index.onnx_encoder import OnnxEncoder
-
                     self._model = OnnxEncoder(self.model_dir, self.settings.cache_dir / "onnx", quantize=True)
                 else:
                     self._model = self._load_fp32()
@@ -172,8 +171,6 @@ class Embedder:
         and sentence-transformers: most of the start-up time of `qa ask`.
         """
         try:
-            from qa.index.onnx_encoder import OnnxEncoder
-
             return OnnxEncoder(self.model_dir, self.settings.cache_dir / "onnx", quantize=False)
         except (ValueError, FileNotFoundError) as exc:  # not a BERT model, or no tokenizer.json
             logger.info("running %s with sentence-transformers: %s", self.model_dir, exc)
@@ -220,8 +217,6 @@ class Embedder:
         return np.stack([found[d] for d in digests]).astype(np.float32, copy=False)
 
     def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
-        from qa.index.onnx_encoder import OnnxEncoder
-
         model = self._load()
         if isinstance(model, OnnxEncoder):
             vectors = model.encode(texts, batch_size=self.batch_size)
