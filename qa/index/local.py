@@ -61,7 +61,7 @@ class LocalGenerations(IndexBackend):
 
     def __init__(self, index_dir: Path):
         self.index_dir = index_dir
-        self._clients: list = []
+        self._client = None  # the last one opened; earlier ones go when their OpenIndex does
 
     @property
     def location(self) -> str:
@@ -80,7 +80,7 @@ class LocalGenerations(IndexBackend):
         started = time.perf_counter()
         chunks = generation.read_chunks()
         client = open_persistent_client(generation.folder / "chroma")
-        self._clients.append(client)
+        self._client = client
         index = OpenIndex.of(generation.folder.name, chunks, BM25Index(generation.folder / "bm25", len(chunks)),
                              get_collection(client), generation.manifest(), folder=generation.folder)
         logger.info("opened index %s (%d chunks) in %.0f ms", index.name, len(chunks),
@@ -135,9 +135,9 @@ class LocalGenerations(IndexBackend):
         remove_stale_generations(self.index_dir)
 
     def close(self) -> None:
-        for client in self._clients:
-            release_client(client)
-        self._clients.clear()
+        if self._client is not None:
+            release_client(self._client)  # also clears Chroma's cache of every client of this process
+            self._client = None
 
 
 def open_persistent_client(path: Path):
