@@ -24,6 +24,7 @@ from qa.settings import Settings
 logger = logging.getLogger(__name__)
 
 __all__ = ["ProgressCallback", "ReindexReport", "reindex", "reindex_lock"]
+
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_COULD_NOT_RUN = 2
