@@ -1,5 +1,7 @@
 """Restricting retrieval by source, category, jurisdiction and date: the one place where a filter is written,
 as a Chroma `where` clause for dense search and as a mask over an opened index's chunks for BM25.
+
+A test holds both to the same chunk-by-chunk definition of what a filter lets through.
 """
 from __future__ import annotations
 
@@ -43,22 +45,6 @@ class Filters:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def matches(self, chunk: Chunk) -> bool:
-        if self.sources and chunk.source not in self.sources:
-            return False
-        if self.categories and chunk.category not in self.categories:
-            return False
-        if self.jurisdictions and not set(self.jurisdictions) & set(chunk.jurisdictions):
-            return False
-        if self.date_from or self.date_to:
-            if chunk.published_date is None:
-                return False
-            if self.date_from and chunk.published_date < _yyyymmdd(self.date_from):
-                return False
-            if self.date_to and chunk.published_date > _yyyymmdd(self.date_to):
-                return False
-        return True
-
 
 def _yyyymmdd(day: dt.date) -> int:
     return int(day.strftime("%Y%m%d"))
@@ -66,7 +52,7 @@ def _yyyymmdd(day: dt.date) -> int:
 
 class FilterColumns:
     """The filterable fields of every chunk as arrays, so that a filter over 100k chunks is a few vectorized
-    comparisons instead of a call of `Filters.matches` per chunk (bench/results.md)."""
+    comparisons instead of a test per chunk (bench/results.md)."""
 
     def __init__(self, chunks: list[Chunk]):
         self.size = len(chunks)
