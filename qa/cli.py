@@ -11,10 +11,12 @@ import datetime as dt
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 EXIT_ERROR = 2
+# Each command imports the stages it runs when it runs, so that `qa --help` and `qa status` start without
+# loading the model, Chroma or LangChain (no import cycle is involved: lint-imports checks these too).
 
 
 def _date(value: str) -> dt.date:
@@ -24,8 +26,19 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2025-06-27") from None
 
 
+def _passages(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of passages") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"{k} passages: ask for at least 1 (leave --k out for QA_TOP_K)")
+    return k
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa", description="Questions and cited answers over digital-asset policy news.")
+    parser = argparse.ArgumentParser(prog="qa",
+                                     description="Questions and cited answers over digital-asset policy news.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -38,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("ask", help="answer a question with numbered citations")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--k", type=int, default=None, help="passages to retrieve (default QA_TOP_K)")
+    p.add_argument("--k", type=_passages, default=None, help="passages to retrieve, 1 or more (default QA_TOP_K)")
     p.add_argument("--llm", choices=["extractive", "openai", "ollama", "llamacpp"], default=None,
                    help="answerer (default QA_LLM)")
     p.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
@@ -87,7 +100,7 @@ def cmd_reindex(args, settings) -> int:
 
 def cmd_ask(args, settings) -> int:
     from qa.pipeline import Pipeline
-    from qa.search.retrieve import Filters
+    from qa.search.filters import Filters
 
     filters = Filters(tuple(args.source), tuple(args.category), tuple(args.jurisdiction), args.since, args.until)
     pipeline = Pipeline(settings)
@@ -178,12 +191,11 @@ def _after_fetch(report, args, settings) -> int:
 
 
 def cmd_status(args, settings) -> int:
-    from qa.pipeline import Pipeline
-    from qa.index import store
+    from qa.index.backends import index_backend
 
-    current = store.current_manifest(settings)
-    where = f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host \
-        else str(settings.index_dir)
+    backend = index_backend(settings)
+    current = backend.current_manifest()
+    where = backend.location
     if current is None:
         print(f"no index in {where}; run `qa reindex`")
         return 1

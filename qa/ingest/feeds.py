@@ -109,7 +109,7 @@ def parse_feed(content: bytes, base_url: str) -> Listing:
         if not url:
             continue
         stamp = entry.get("updated_parsed") or entry.get("published_parsed")
-        updated = dt.datetime(*stamp[:6], tzinfo=dt.timezone.utc) if stamp else None
+        updated = dt.datetime(*stamp[:6], tzinfo=dt.UTC) if stamp else None
         links.append(Link(url, updated))
     return Listing(links)
 
@@ -150,4 +150,4 @@ def _lastmod(value: str | None) -> dt.datetime | None:
         stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)

@@ -10,11 +10,11 @@ import logging
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from qa.errors import ConfigError
 from qa.ingest.feeds import MAX_SITEMAP_DEPTH, FeedSource, Link, parse_feed, parse_sitemap
@@ -246,7 +246,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def write_log(log_path: Path, report: WebReport) -> None:
@@ -255,4 +255,5 @@ def write_log(log_path: Path, report: WebReport) -> None:
     stamp = _now().strftime("%Y-%m-%dT%H:%M:%SZ")
     with log_path.open("a", encoding="utf-8") as fh:
         for result in report.results:
-            fh.write(json.dumps({"time": stamp, "command": report.command, **asdict(result)}, ensure_ascii=False) + "\n")
+            line = {"time": stamp, "command": report.command, **asdict(result)}
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")

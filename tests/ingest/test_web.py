@@ -54,7 +54,7 @@ def test_a_news_page_is_saved_as_markdown_with_its_metadata(site, corpus):
     assert post["url"] == site.url("/news/mas-trust.html")
     assert str(post["published"]) == "2025-11-04"
     assert post["source"] == "Policy Wire"
-    assert abs(retrieved_at(post) - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=5)
+    assert abs(retrieved_at(post) - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
     assert "statutory trust" in post.content and "Home" not in post.content and "More to read" not in post.content
 
 

@@ -32,7 +32,8 @@ def test_trie_pattern_finds_what_a_plain_alternation_finds(cryptonews_rows):
     plain = plain_alternation()
     texts = EDGE_CASES + [row["title"] + "\n" + row["text"] for row in cryptonews_rows[:1500]]
     for text in texts:
-        assert [m.span() for m in jurisdictions._MENTION.finditer(text)] == [m.span() for m in plain.finditer(text)], text
+        found = [m.span() for m in jurisdictions._MENTION.finditer(text)]
+        assert found == [m.span() for m in plain.finditer(text)], text
 
 
 def test_the_news_archive_is_read_at_thousands_of_articles_a_second(cryptonews_rows):

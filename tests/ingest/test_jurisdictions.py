@@ -23,7 +23,8 @@ def test_a_qualified_regulator_also_owns_its_unqualified_mentions():
 def test_a_legislature_belongs_to_the_country_named_with_it():
     assert detect_jurisdictions("", title="Brazilian Senate approves crypto bill") == ["Brazil"]
     assert detect_jurisdictions("The bill now goes to the Senate of the Philippines.") == ["Philippines"]
-    assert detect_jurisdictions("Russia's parliament will debate the bill before the central bank replies.") == ["Russia"]
+    text = "Russia's parliament will debate the bill before the central bank replies."
+    assert detect_jurisdictions(text) == ["Russia"]
 
 
 def test_an_unqualified_senate_is_american_only_when_no_other_country_is_named():
