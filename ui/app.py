@@ -9,20 +9,20 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+import render
 import streamlit as st
 from pydantic import ValidationError
 
-import render
 from qa.answer.extractive import Answer
-from qa.index.embed import Embedder
 from qa.errors import QAError
 from qa.feedback import record_feedback
-from qa.ingest.load import SUPPORTED_SUFFIXES
-from qa.pipeline import IndexStatus, Pipeline
+from qa.index.embed import Embedder
 from qa.index.reindex import ReindexReport
+from qa.ingest.load import SUPPORTED_SUFFIXES
+from qa.ingest.upload import Upload, UploadError, add_to_corpus
+from qa.pipeline import IndexStatus, Pipeline
 from qa.search.retrieve import Filters
 from qa.settings import Settings, load_settings
-from qa.ingest.upload import Upload, UploadError, add_to_corpus
 
 logger = logging.getLogger("qa.ui")
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from qa.answer.reader import FACT_KINDS, KIND_NAMES, Reader, ReaderResult
 from qa.index.embed import Embedder
-from qa.index.store import bm25_terms
 from qa.ingest.chunk import split_sentences
 from qa.search.retrieve import Hit
+from qa.text import bm25_terms
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,9 @@ class ExtractiveAnswerer:
     ...) the span comes first ("February 13, 2022."), then the sentence that supports it with its `[n]`
     marker, and a runner-up sentence when the reader finds it nearly as likely to hold the answer. Other
     questions (lists, definitions, how and why) get up to `MAX_UNITS` of the best sentences, in the order of
-    the articles; `short_answer` still names the best span. When the reader's confidence is below its fitted threshold the answer abstains, saying what was
-    looked for and which articles came closest.
+    the articles; `short_answer` still names the best span. When the reader abstains (its confidence is
+    below the fitted threshold, or no candidate of the asked kind is near the question's terms), the answer
+    says what was looked for.
     """
 
     mode = EXTRACTIVE_MODE
@@ -188,7 +189,7 @@ class ExtractiveAnswerer:
         )
 
     @staticmethod
-    def _citation(citations: dict[str, "Citation"], hit: Hit) -> "Citation":
+    def _citation(citations: dict[str, Citation], hit: Hit) -> Citation:
         citation = citations.get(hit.chunk.chunk_id)
         if citation is None:
             citation = citation_for(hit, len(citations) + 1)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -62,7 +63,7 @@ class ChatLlamaCppInProcess(BaseChatModel):
 
     @classmethod
     def from_path(cls, path: str | os.PathLike, max_tokens: int = 256, n_threads: int | None = None,
-                  n_ctx: int = CONTEXT_TOKENS) -> "ChatLlamaCppInProcess":
+                  n_ctx: int = CONTEXT_TOKENS) -> ChatLlamaCppInProcess:
         return cls(llama=load_model(str(path), n_ctx, n_threads), max_tokens=max_tokens)
 
     @property

@@ -9,16 +9,16 @@ import math
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from qa.index.embed import Embedder
-from qa.index.store import bm25_terms
 from qa.ingest.chunk import split_units
 from qa.search.retrieve import Hit
+from qa.text import bm25_terms
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ KIND_NAMES = {"date": "date", "person": "person", "org": "organisation", "place"
               "list": "list", "other": "answer"}
 
 # How much work a first-time question may cost: sentences compared with the encoder, sentences read by the
-# NER model. Chosen for the p95 budget of 150 ms on 2 cores; the fit sees the same limits.
+# NER model. Chosen for the answer-latency budget of issue 12 on 2 cores; the fit sees the same limits.
 CANDIDATE_SENTENCES = 8
 ENCODED_SENTENCES = 3
 READ_SENTENCES = 3
@@ -77,7 +77,7 @@ def question_kind(question: str) -> str:
         return "date"
     if head:
         return head
-    if re.match(r"\W*when\b", q) or re.search(r"[,?]\s*when\b|\bsince when\b", q):
+    if re.match(r"\W*when\b", q) or re.search(r"[,?]\s*(?:and |but |so )?when\b|\bsince when\b", q):
         return "date"
     if re.search(r"(?:^|[,?]\s*)\W*(?:who|whom)\b", q):
         return "person"
@@ -177,7 +177,7 @@ class LinearModel:
                 "intercept": round(self.intercept, 6)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "LinearModel":
+    def from_json(cls, data: dict) -> LinearModel:
         return cls(data["features"], data["coef"], data["intercept"])
 
 
@@ -195,7 +195,7 @@ class ReaderWeights:
         return self.association.get(f"{kind}|{label}", self.association.get("*", 0.0))
 
     @classmethod
-    def load(cls, path: Path = WEIGHTS_PATH) -> "ReaderWeights":
+    def load(cls, path: Path = WEIGHTS_PATH) -> ReaderWeights:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(LinearModel.from_json(data["sentence"]), LinearModel.from_json(data["candidate"]),
                    LinearModel.from_json(data["answerable"]), float(data["threshold"]),
@@ -342,7 +342,8 @@ class Reader:
             absent = [w for t, w in weights.items() if t not in passage_terms[rank]]
             folded = f" {_fold(hit.chunk.title)} {_fold(hit.chunk.text)} "
             lost = [n for n in names if not _mentions(folded, n)]
-            per_passage.append({"rarest_missing": max(absent, default=0.0) / (max(weights.values(), default=0.0) or 1.0),
+            heaviest = max(weights.values(), default=0.0) or 1.0
+            per_passage.append({"rarest_missing": max(absent, default=0.0) / heaviest,
                                 "names_missing": len(lost) / len(names) if names else 0.0,
                                 "any_name_missing": float(bool(lost))})
         q_sequence = [t for t in bm25_terms(question) if t in q_terms]
@@ -501,10 +502,10 @@ _WH_TERMS = set(bm25_terms("what which who whom whose when where why how"))
 
 def question_names(question: str) -> list[str]:
     """Names and figures of the question, folded: capitalised words after the first that are not stop
-    words ("What" after a quote is none), and numbers."""
+    words ("What" after a quote is none), and numbers of two digits or more."""
     words = _TOKEN.findall(question)
     return list(dict.fromkeys(_fold(w) for i, w in enumerate(words)
-                              if re.fullmatch(r"\d[\d,.]*", w) or (i > 0 and w[0].isupper() and bm25_terms(w)
+                              if re.fullmatch(r"\d[\d,.]+", w) or (i > 0 and w[0].isupper() and bm25_terms(w)
                                                                      and w.lower() not in _WH_WORDS)))
 
 

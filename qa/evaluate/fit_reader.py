@@ -17,14 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer.reader import (ENCODED_SENTENCES, READ_SENTENCES, WEIGHTS_PATH, LinearModel, Reader, ReaderWeights,
-                              answer_features, question_kind)
+from qa.answer.reader import (
+    WEIGHTS_PATH,
+    LinearModel,
+    Reader,
+    ReaderWeights,
+    answer_features,
+    question_kind,
+)
 from qa.evaluate.qa_eval import EvalQuestion, load_questions, normalise, span_exact_match, span_f1
-from qa.settings import REPO_ROOT, load_settings
+from qa.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
-SQUAD = REPO_ROOT.parent / "shared/datasets/squad2"
+# Relative to the project root, where `make fit-reader` runs (as every path of the settings).
+SQUAD = Path("../shared/datasets/squad2")
 # A candidate counts as the answer when its SQuAD token F1 with a gold answer reaches this.
 CANDIDATE_F1 = 0.5
 HELD_OUT_SHARE = 0.25  # of the pool's articles: nothing is fitted on their questions
@@ -41,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exclude", type=Path, default=SQUAD / "questions_500.jsonl",
                         help="held-out questions never fitted on")
     parser.add_argument("--corpus", type=Path, default=SQUAD / "corpus")
-    parser.add_argument("--index-dir", type=Path, default=REPO_ROOT / ".cache/squad-index")
+    parser.add_argument("--index-dir", type=Path, default=Path(".cache/squad-index"))
     parser.add_argument("--per-class", type=int, default=900, help="answerable and unanswerable questions each")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=WEIGHTS_PATH)
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings(corpus_dir=args.corpus, index_dir=args.index_dir)
     pipeline = Pipeline(settings)
-    report = pipeline.reindex()
+    pipeline.reindex()
     logger.info("index of %s: %d chunks", args.corpus, pipeline.status().chunks)
     searched = {}
     for i, q in enumerate(sample):
@@ -88,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     reader.warm_up()
 
     # 1. Sentences: does the sentence hold a gold answer?
-    rows, labels, groups = [], [], []
+    rows, labels = [], []
     ranked = {}
     for q in sample:
         hits, vector = searched[q.id]
@@ -140,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     weights = {
         "about": "Fitted by `make fit-reader` (qa/evaluate/fit_reader.py); do not edit by hand, rerun it.",
-        "fitted": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
+        "fitted": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%MZ"),
         "fitted_on": {
             "data": "SQuAD 2.0 dev (Rajpurkar et al. 2018, CC BY-SA 4.0): ../shared/datasets/squad2/questions.jsonl "
                     "without the held-out sample questions_500.jsonl, passages retrieved (top 5) from an index of "
@@ -232,7 +239,8 @@ def _score(questions: list[EvalQuestion], confidence: dict, outcomes: dict, thre
     return {
         "questions": len(questions),
         "best_sentence_holds_answer": round(sum(outcomes[q.id][1] for q in answerable) / len(answerable), 4),
-        "answered_and_right": round(sum(q.id in answered and outcomes[q.id][1] for q in answerable) / len(answerable), 4),
+        "answered_and_right": round(sum(q.id in answered and outcomes[q.id][1] for q in answerable)
+                                    / len(answerable), 4),
         "unanswerable_abstained": round(sum(q.id not in answered for q in unanswerable) / len(unanswerable), 4),
         "false_abstention": round(sum(q.id not in answered for q in answerable) / len(answerable), 4),
         "short_answer_em": round(sum(em) / len(em), 4),

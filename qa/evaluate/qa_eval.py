@@ -9,9 +9,9 @@ import math
 import re
 import string
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from qa.answer.extractive import Answer
 from qa.errors import QAError
@@ -187,7 +187,7 @@ def span_f1(prediction: str, golds: Sequence[str]) -> float:
     return best
 
 
-def short_answer_scores(question: "EvalQuestion", answer: Answer) -> tuple[float | None, float | None]:
+def short_answer_scores(question: EvalQuestion, answer: Answer) -> tuple[float | None, float | None]:
     """SQuAD's exact match and F1 of the answer's short answer. An unanswerable question scores 1 when the
     app abstained, else 0; an answerable one with one `must_include` group is scored against its
     alternatives (an abstention or a missing short answer scores 0); other questions have no score."""

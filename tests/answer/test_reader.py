@@ -3,7 +3,7 @@ passages (real embedding model, real spaCy pipeline, the committed fitted weight
 import pytest
 
 from qa.answer.extractive import ExtractiveAnswerer
-from qa.answer.reader import LABELS, Reader, ReaderWeights, _LRU, question_kind
+from qa.answer.reader import _LRU, LABELS, Reader, ReaderWeights, question_kind
 from qa.ingest.chunk import Chunker
 from qa.ingest.load import Article
 from qa.search.retrieve import Hit
