@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from qa.answer.extractive import Answer, ExtractiveAnswerer
 from qa.answer.generate import GenerativeAnswerer
+from qa.answer.heuristic import HeuristicAnswerer
 from qa.errors import LLMError, QuestionError
 from qa.index.backends import index_backend
 from qa.index.embed import Embedder
@@ -74,7 +75,8 @@ class Pipeline:
         self.backend = index_backend(settings)
         self.reader = IndexReader(self.backend)
         self.retriever = Retriever(settings, self.embedder, self.reader)
-        self.extractive = ExtractiveAnswerer(self.embedder, settings.abstain_threshold)
+        answerer = ExtractiveAnswerer if settings.reader == "fitted" else HeuristicAnswerer
+        self.extractive = answerer(self.embedder, settings.abstain_threshold)
         self._generative: dict[str, object] = {}
 
     def generative(self, llm: str) -> GenerativeAnswerer:

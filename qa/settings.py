@@ -51,9 +51,13 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible server.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
     llm_max_tokens: int = Field(256, ge=16, description="Most tokens an LLM answer may have.")
+    reader: Literal["heuristic", "fitted"] = Field(
+        "heuristic", description="Extractive answerer: `heuristic` (sentences scored with hand-set weights, the "
+                                 "default) or `fitted` (the reader fitted on SQuAD 2.0, with exact answer spans)."
+    )
     abstain_threshold: float | None = Field(
-        None, description="Extractive answers abstain below this reader confidence (0-1); unset means the threshold "
-                          "fitted with the reader's weights (qa/answer/reader_weights.json)."
+        None, description="Extractive answers abstain below this score: the heuristic's evidence (default 0.32) or "
+                          "the fitted reader's confidence (0-1; default the threshold fitted with its weights)."
     )
     chroma_host: str | None = Field(None, description="Chroma server host; unset means the embedded store.")
     chroma_port: int = Field(8000, description="Chroma server port.")

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from qa.answer.extractive import AnswerSentence, render_answer
+from qa.answer.extractive import ABSTAIN_MESSAGE, AnswerSentence, render_answer
 from tests.seed import KOREA_TITLE, LEAP_TITLE, WEMIX_TITLE
 
 
@@ -39,7 +39,7 @@ def test_answer_is_short(seed_pipeline):
 def test_question_the_articles_do_not_cover_abstains(seed_pipeline):
     answer = seed_pipeline.ask("What are Japan's cold-wallet rules for crypto exchanges?")
     assert answer.abstained
-    assert answer.answer.startswith("No ") and "was found in the indexed articles" in answer.answer
+    assert answer.answer == ABSTAIN_MESSAGE
     assert answer.short_answer is None
     assert answer.citations == []
     assert answer.retrieved  # the closest passages are still reported
@@ -59,10 +59,9 @@ def test_json_shape(seed_pipeline):
     assert set(data["citations"][0]) >= {"n", "title", "source", "published", "url", "chunk_id", "text"}
     assert set(data["retrieved"][0]) >= {"title", "chunk_id", "score"}
     assert {"retrieve", "answer", "total"} <= set(data["timings_ms"])
-    assert 0 < data["confidence"] <= 1
-    short = data["short_answer"]
-    cited = next(c for c in data["citations"] if c["n"] == short["n"])
-    assert cited["text"][short["start"]:short["end"]] == short["text"]
+    # The default (heuristic) answerer gives no exact span; the fitted reader's spans are checked in
+    # tests/answer/test_reader.py.
+    assert 0 < data["confidence"] <= 1 and data["short_answer"] is None
 
 
 def test_render_answer_puts_a_list_on_its_own_lines():

@@ -131,6 +131,10 @@ class ExtractiveAnswerer:
         self.embedder = embedder
         self.reader = reader or Reader(embedder, threshold=abstain_threshold)
 
+    def warm_up(self) -> None:
+        """Load spaCy and the weights now, so that the first question is not the one that waits."""
+        self.reader.warm_up()
+
     def answer(self, question: str, hits: Sequence[Hit], query_vector: np.ndarray | None = None) -> Answer:
         started = time.perf_counter()
         if not hits:

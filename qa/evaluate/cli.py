@@ -45,7 +45,7 @@ def cmd_eval_qa(args: argparse.Namespace, settings) -> int:
         with open(args.output, "w", encoding="utf-8") as fh:
             for row in result.results:
                 fh.write(json.dumps(row.row(), ensure_ascii=False) + "\n")
-    used = {name: str(getattr(settings, name)) for name in ("llm", "top_k", "rrf_k", "abstain_threshold",
+    used = {name: str(getattr(settings, name)) for name in ("llm", "reader", "top_k", "rrf_k", "abstain_threshold",
                                                              "embedding_backend", "index_dir")}
     paths = write_qa_report(result, settings.reports_dir, dataset=str(args.dataset), settings=used)
     if args.json:

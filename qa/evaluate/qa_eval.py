@@ -313,4 +313,4 @@ class QAEvaluator:
         # Load the model and open the index before timing, so that p95 measures questions, not start-up.
         self.pipeline.reader.refresh()
         self.pipeline.embedder.encode(["warm up"], use_cache=False)
-        self.pipeline.extractive.reader.warm_up()
+        self.pipeline.extractive.warm_up()

@@ -1,8 +1,8 @@
-"""Specification of the extractive answerer built on the fitted reader: when it abstains and which sentences
-it picks, on two small hand-made articles, the real embedding model and the real spaCy pipeline."""
+"""Specification of the extractive answerer's calibrated signals: when it abstains and which sentences it
+picks, on two small hand-made articles and the real embedding model."""
 import pytest
 
-from qa.answer.extractive import ExtractiveAnswerer
+from qa.answer.heuristic import HeuristicAnswerer, names_missing, question_names
 from qa.ingest.chunk import Chunker
 from qa.ingest.load import Article
 from qa.search.retrieve import Hit
@@ -23,7 +23,7 @@ GATECOIN = Article(
 
 @pytest.fixture(scope="module")
 def answerer(embedder):
-    return ExtractiveAnswerer(embedder)
+    return HeuristicAnswerer(embedder, abstain_threshold=0.32)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,15 @@ def hits(embedder):
     chunker = Chunker(embedder.count_tokens, 200, 1)
     chunks = [c for article in (BITMART, GATECOIN) for c in chunker.chunk(article)]
     return [Hit(chunk=c, score=1.0 / (i + 1)) for i, c in enumerate(chunks)]
+
+
+def test_question_names_are_capitalised_words_acronyms_and_figures_not_the_first_word():
+    assert question_names("What did the SEC's chair say about MiCA in 2021?") == ["SEC", "MiCA", "2021"]
+
+
+def test_a_demonym_is_found_under_its_country_name():
+    assert names_missing("What did an American court decide?", "a US court ruled") == []
+    assert names_missing("What did a Japanese court decide?", "a US court ruled") == ["Japanese"]
 
 
 def test_answers_with_the_sentence_that_holds_the_asked_time(answerer, hits):
