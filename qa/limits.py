@@ -46,19 +46,19 @@ class PipelineCache(Generic[T]):
     """At most `max_entries` built objects (one per settings key); the least recently used is dropped when a
     new one is needed, so no visitor can make the server hold an unbounded number of pipelines."""
 
-    def __init__(self, max_entries: int, build: Callable[[Hashable], T]):
+    def __init__(self, max_entries: int):
         self.max_entries = max_entries
-        self._build = build
         self._entries: OrderedDict[Hashable, T] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> T:
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        """The object kept for `key`, built by `build()` the first time (or again after it was dropped)."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 return self._entries[key]
         # Built outside the lock: a pipeline takes seconds to open, and other keys must not wait for it.
-        value = self._build(key)
+        value = build()
         with self._lock:
             if key in self._entries:  # another session built it meanwhile: keep one
                 self._entries.move_to_end(key)

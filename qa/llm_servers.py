@@ -3,6 +3,8 @@ QA_LLM / QA_LLM_BASE_URL / QA_LLM_MODEL). A server is chosen by its name; no add
 """
 from __future__ import annotations
 
+import threading
+
 from qa.errors import ConfigError
 from qa.settings import LLMServer, Settings
 
@@ -48,3 +50,22 @@ def settings_for_server(settings: Settings, name: str) -> Settings:
                                                "llm_model": server.model, "llm_api_key": server.api_key})
     raise ConfigError(f"{name[:80]!r} is not one of the configured LLM servers; add it to QA_LLM_SERVERS "
                       "(a JSON list of {name, llm, base_url, model, api_key}) and restart the app")
+
+
+class ServerChoice:
+    """The server every session of the app answers through, as the last admin chose it (shared by sessions)."""
+
+    def __init__(self, settings: Settings):
+        self._lock = threading.Lock()
+        self._name = default_server_name(settings)
+
+    @property
+    def name(self) -> str:
+        with self._lock:
+            return self._name
+
+    def set(self, name: str) -> str:
+        """Makes `name` the server in use and returns the previous one."""
+        with self._lock:
+            previous, self._name = self._name, name
+        return previous

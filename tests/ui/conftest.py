@@ -53,9 +53,25 @@ def app_env(settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def use_settings(monkeypatch, tmp_path):
+def listen_on():
+    """`listen_on(address)`: the Streamlit `server.address` the app believes it serves on (AppTest runs in this
+    process, so the option is set here and restored after the test); 127.0.0.1 unless a test says otherwise."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+
+    def set_address(address: str | None) -> None:
+        config.set_option("server.address", address)
+
+    set_address("127.0.0.1")
+    yield set_address
+    config.set_option("server.address", before)
+
+
+@pytest.fixture
+def use_settings(monkeypatch, tmp_path, listen_on):
     """Points the app at `settings` through the environment; the working folder is a temp folder so that
-    no `.env` of the developer's is read."""
+    no `.env` of the developer's is read. The app listens on 127.0.0.1 (single-user) unless `listen_on` moves it."""
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
         if name.startswith("QA_"):
