@@ -82,8 +82,10 @@ class SignInResult:
 
 
 class PasswordGate:
-    """Checks admin passwords for every session of the process; after `failures` wrong ones in a row from one
-    client, that client's sign-in is locked for `lockout_s` seconds, even with the right password."""
+    """Checks admin passwords for every session of the process; after `failures` wrong ones in a row, password
+    sign-in is locked for `lockout_s` seconds for everyone, even with the right password. The lock is not per
+    client: a client address can be spoofed (Streamlit says so of `st.context.ip_address`), so a guesser could
+    otherwise rotate addresses; `client` is only logged."""
 
     def __init__(self, password_hash: str, failures: int = 5, lockout_s: float = 900.0,
                  clock: Callable[[], float] = time.monotonic):
@@ -93,8 +95,8 @@ class PasswordGate:
         self.lockout_s = lockout_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._wrong: dict[str, int] = {}
-        self._locked_until: dict[str, float] = {}
+        self._wrong = 0
+        self._locked_until = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "PasswordGate":
@@ -102,13 +104,13 @@ class PasswordGate:
             raise ConfigError("QA_ADMIN_PASSWORD_HASH is not set; run `qa hash-password` to make one")
         return cls(settings.admin_password_hash, settings.admin_lockout_failures, settings.admin_lockout_s)
 
-    def locked_for(self, client: str = "") -> float:
-        """Seconds until `client` may try again (0 when not locked)."""
+    def locked_for(self) -> float:
+        """Seconds until a password may be tried again (0 when not locked)."""
         with self._lock:
-            return max(0.0, self._locked_until.get(client, 0.0) - self._clock())
+            return max(0.0, self._locked_until - self._clock())
 
     def sign_in(self, password: str, client: str = "") -> SignInResult:
-        wait = self.locked_for(client)
+        wait = self.locked_for()
         if wait > 0:
             logger.warning("admin sign-in refused for %s: locked for %.0f s", client or "a client", wait)
             return SignInResult(False, f"Too many wrong passwords: admin sign-in is locked for {_minutes(wait)}. "
@@ -116,16 +118,16 @@ class PasswordGate:
         ok = verify_password(password, self._hash)
         with self._lock:
             if ok:
-                self._wrong.pop(client, None)
+                self._wrong = 0
                 return SignInResult(True, "Signed in as admin.")
-            wrong = self._wrong.get(client, 0) + 1
+            self._wrong += 1
+            wrong = self._wrong
             if wrong >= self.failures:
-                self._wrong.pop(client, None)
-                self._locked_until[client] = self._clock() + self.lockout_s
+                self._wrong = 0
+                self._locked_until = self._clock() + self.lockout_s
                 logger.warning("admin sign-in locked for %s after %d wrong passwords", client or "a client", wrong)
                 return SignInResult(False, f"Wrong password {wrong} times: admin sign-in is locked for "
                                            f"{_minutes(self.lockout_s)} (QA_ADMIN_LOCKOUT_S).")
-            self._wrong[client] = wrong
         left = self.failures - wrong
         return SignInResult(False, f"Wrong password; {left} more wrong {'try' if left == 1 else 'tries'} "
                                    "lock admin sign-in.")

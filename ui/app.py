@@ -135,6 +135,11 @@ def oidc_provider() -> str | None:
     return named[0] if named else None
 
 
+def oidc_signed_in() -> bool:
+    # `st.user` has no `is_logged_in` key before Streamlit has read an [auth] section (AppTest, say): not signed in.
+    return bool(st.user.get("is_logged_in", False))
+
+
 def client_address() -> str:
     try:
         return st.context.ip_address or "local"
@@ -151,7 +156,7 @@ def current_visitor(settings: Settings) -> Visitor:
         st.stop()
     if policy.mode == "single-user":
         return Visitor("admin", "local user", policy)
-    if policy.mode == "oidc" and st.user.is_logged_in:
+    if policy.mode == "oidc" and oidc_signed_in():
         email = st.user.get("email")
         return Visitor(oidc_role(settings, email), f"{email or st.user.get('name') or 'signed-in user'} (OIDC)",
                        policy)
@@ -172,7 +177,7 @@ def access_panel(settings: Settings, visitor: Visitor) -> None:
         if st.button("Sign out", key="sign_out", width="stretch"):
             sign_out(policy)
     elif policy.mode == "oidc":
-        if st.user.is_logged_in:
+        if oidc_signed_in():
             st.caption(f"Signed in as {render.md_escape(visitor.who)}: a reader (not in QA_ADMIN_EMAILS).")
             if st.button("Sign out", key="sign_out", width="stretch"):
                 sign_out(policy)
