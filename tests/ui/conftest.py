@@ -2,6 +2,7 @@
 process, so `monkeypatch.setenv` reaches its `load_settings()`); the browser tests run `streamlit run`."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -126,20 +128,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def streamlit_server(hostile_settings, tmp_path_factory):
-    """`streamlit run ui/app.py` on a free 127.0.0.1 port, on the hostile-plus-seed index; yields its URL."""
+@contextlib.contextmanager
+def running_app(settings: Settings, workdir: Path, address: str = "127.0.0.1", **extra_env: str) -> Iterator[str]:
+    """`streamlit run ui/app.py` on a free port of `address`, on `settings`' folders plus `extra_env`; yields the
+    URL to open (always through 127.0.0.1)."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    log_path = workdir / "streamlit.log"
     env = {name: value for name, value in os.environ.items() if not name.startswith("QA_")}
-    env.update(app_env(hostile_settings))
+    env.update(app_env(settings))
+    env.update(extra_env)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", address,
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
     # The server runs in a temp folder (no developer `.env`), with the app's own Streamlit configuration.
-    workdir = tmp_path_factory.mktemp("workdir")
-    shutil.copytree(REPO_ROOT / ".streamlit", workdir / ".streamlit")
+    shutil.copytree(REPO_ROOT / ".streamlit", workdir / ".streamlit", dirs_exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -167,6 +170,13 @@ def streamlit_server(hostile_settings, tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+@pytest.fixture(scope="module")
+def streamlit_server(hostile_settings, tmp_path_factory):
+    """`streamlit run ui/app.py` on a free 127.0.0.1 port, on the hostile-plus-seed index; yields its URL."""
+    with running_app(hostile_settings, tmp_path_factory.mktemp("workdir")) as url:
+        yield url
 
 
 # `browser` is the session fixture of tests/servers.py: one Playwright per session, since a second
