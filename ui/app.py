@@ -173,7 +173,8 @@ def access_panel(settings: Settings, visitor: Visitor) -> None:
     elif policy.mode == "admin-off":
         st.warning(policy.explanation)
     elif visitor.is_admin:
-        st.caption(f"Signed in as admin: {render.md_escape(visitor.who)}.")
+        st.caption("Signed in as admin." if policy.mode == "password"
+                   else f"Signed in as admin: {render.md_escape(visitor.who)}.")
         if st.button("Sign out", key="sign_out", width="stretch"):
             sign_out(policy)
     elif policy.mode == "oidc":
