@@ -97,7 +97,7 @@ def shared_server_choice(_settings: Settings, key: str) -> ServerChoice:
 
 @st.cache_resource(show_spinner=False)
 def shared_password_gate(password_hash: str, failures: int, lockout_s: float) -> PasswordGate:
-    """One gate per process, so that a lockout holds for every session of the locked-out client."""
+    """One gate per process, so that a lockout holds for every session."""
     return PasswordGate(password_hash, failures, lockout_s)
 
 
@@ -253,7 +253,8 @@ def answerer_panel(settings: Settings, visitor: Visitor) -> Settings:
     choice = shared_server_choice(settings, settings.model_dump_json())
     names = server_names(settings)
     if visitor.is_admin and len(names) > 1:
-        st.selectbox("LLM server", names, index=names.index(choice.name), key="llm_server",
+        st.session_state["llm_server"] = choice.name  # another admin may have changed it since the last rerun
+        st.selectbox("LLM server", names, key="llm_server",
                      on_change=choose_server, args=(choice, settings, visitor),
                      help="The servers configured in QA_LLM_SERVERS (or QA_LLM); the choice applies to everyone.")
     else:
