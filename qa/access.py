@@ -11,8 +11,9 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 from qa.errors import ConfigError
 from qa.settings import Settings
@@ -99,7 +100,7 @@ class PasswordGate:
         self._locked_until = 0.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "PasswordGate":
+    def from_settings(cls, settings: Settings) -> PasswordGate:
         if not settings.admin_password_hash:
             raise ConfigError("QA_ADMIN_PASSWORD_HASH is not set; run `qa hash-password` to make one")
         return cls(settings.admin_password_hash, settings.admin_lockout_failures, settings.admin_lockout_s)

@@ -18,7 +18,7 @@ def record_action(path: Path, who: str, action: str, **details) -> dict:
     """Appends one admin action to the JSONL file at `path` (created with its folder) and returns the record."""
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
-    record = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "who": who,
+    record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "who": who,
               "action": action, **details}
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")

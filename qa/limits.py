@@ -7,7 +7,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import Callable, Generic, Hashable, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 from qa.ingest.load import SUPPORTED_SUFFIXES
 from qa.settings import Settings
