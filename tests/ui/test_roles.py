@@ -199,3 +199,24 @@ def test_questions_over_the_per_session_limit_get_a_clear_message_and_no_answer(
     assert len(answers(at)) == 2
     [refusal] = [w.value for w in at.warning if "questions in the last minute" in w.value]
     assert "QA_QUESTIONS_PER_MINUTE=2" in refusal and "Please wait" in refusal
+
+
+def test_an_upload_over_the_count_or_size_limit_is_refused_and_nothing_is_saved(use_settings, make_settings):
+    import shutil
+
+    from tests.seed import SEED_CORPUS
+
+    settings = make_settings()
+    shutil.copytree(SEED_CORPUS, settings.corpus_dir, dirs_exist_ok=True)
+    before = sorted(p.name for p in settings.corpus_dir.iterdir())
+    article = b"---\ntitle: Freedonia licenses Quuxcoin\n---\n\n" + b"The Freedonia Monetary Office licensed Quuxcoin. " * 4
+    at = start(use_settings, settings, QA_MAX_UPLOAD_FILES="1", QA_MAX_UPLOAD_MB="0.0001")
+
+    at.file_uploader[0].set_value([("a.md", article, "text/markdown"), ("b.md", article, "text/markdown")])
+    at.button(key="FormSubmitter:upload-Add and index").click().run()
+
+    errors = [unescape(e.value) for e in at.sidebar.error]
+    assert any("2 files at once is more than the 1 allowed (QA_MAX_UPLOAD_FILES)" in e for e in errors)
+    assert any("'a.md' is 0.0 MB, over the 0.0001 MB limit (QA_MAX_UPLOAD_MB)" in e for e in errors)
+    assert sorted(p.name for p in settings.corpus_dir.iterdir()) == before
+    assert read_actions(settings.audit_log_path) == []
