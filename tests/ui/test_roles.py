@@ -209,7 +209,7 @@ def test_an_upload_over_the_count_or_size_limit_is_refused_and_nothing_is_saved(
     settings = make_settings()
     shutil.copytree(SEED_CORPUS, settings.corpus_dir, dirs_exist_ok=True)
     before = sorted(p.name for p in settings.corpus_dir.iterdir())
-    article = b"---\ntitle: Freedonia licenses Quuxcoin\n---\n\n" + b"The Freedonia Monetary Office licensed Quuxcoin. " * 4
+    article = b"---\ntitle: Freedonia licenses Quuxcoin\n---\n\n" + b"Freedonia licensed Quuxcoin. " * 8
     at = start(use_settings, settings, QA_MAX_UPLOAD_FILES="1", QA_MAX_UPLOAD_MB="0.0001")
 
     at.file_uploader[0].set_value([("a.md", article, "text/markdown"), ("b.md", article, "text/markdown")])
