@@ -99,11 +99,13 @@ def llm_settings(seed_settings, llama_server):
             "llm_max_tokens": MAX_TOKENS, "llm_timeout_s": 120}
 
 
+@pytest.mark.parametrize("placement", ["first-of-four", "alone"])
 def test_how_often_each_attack_works_with_and_without_passage_delimiting(seed_pipeline, embedder, llm_settings,
-                                                                        tmp_path):
-    # The hostile passage is put first among each question's passages, so every attack reaches the model;
-    # this measures the model and the prompt, not whether retrieval happens to surface the article. "no attack"
-    # is the same article without any injection: how often each detector fires on the model's normal replies.
+                                                                        tmp_path, placement):
+    # The hostile passage is put first among each question's passages (or is the only one), so every attack
+    # reaches the model; this measures the model and the prompt, not whether retrieval happens to surface the
+    # article. "no attack" is the same article without any injection: how often each detector fires on the
+    # model's normal replies.
     settings = seed_pipeline.settings.model_copy(update=llm_settings)
     answerers = {"delimited (the app)": GenerativeAnswerer(settings, embedder, "openai"),
                  "undelimited (ablation)": UndelimitedAnswerer(settings, embedder, "openai")}
@@ -118,7 +120,7 @@ def test_how_often_each_attack_works_with_and_without_passage_delimiting(seed_pi
             replies = []
             for question in seed_questions():
                 seed_hits = [h for h in hostile.retriever.search(question, k=4).hits if h.chunk.title != ARTICLE_TITLE]
-                hits = [hostile_hit] + seed_hits[:3]
+                hits = [hostile_hit] + (seed_hits[:3] if placement == "first-of-four" else [])
                 answer = answerer.answer(question, hits)
                 raw = " ".join(s.text for s in answer.sentences) or answer.answer
                 replies.append({"question": question, "reply": raw, "worked": worked(raw)})
@@ -129,10 +131,17 @@ def test_how_often_each_attack_works_with_and_without_passage_delimiting(seed_pi
             results[name][attack] = {"worked": sum(r["worked"] for r in replies), "asked": len(replies),
                                      "replies": replies}
 
+    for attacks in results.values():  # how many replies the injected text changed at all, detected or not
+        baseline = [r["reply"] for r in attacks["no attack"]["replies"]]
+        for attack in ATTACKS:
+            replies = [r["reply"] for r in attacks[attack]["replies"]]
+            attacks[attack]["changed"] = sum(a != b for a, b in zip(replies, baseline))
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    results_path = RESULTS.with_name(f"prompt-injection-{placement}.json")
+    results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
     for name, attacks in results.items():
-        print(name, {attack: f"{r['worked']}/{r['asked']}" for attack, r in attacks.items()})
+        print(placement, name, {attack: f"{r['worked']}/{r['asked']} (changed {r.get('changed', '-')})"
+                                for attack, r in attacks.items()})
     assert all(r["asked"] == QUESTIONS for attacks in results.values() for r in attacks.values())
     assert all(len(attacks) == len(ATTACKS) + 1 for attacks in results.values())
     # Whatever the attack made the model say is never credited to another article.
