@@ -412,7 +412,9 @@ def show_upload_outcome() -> None:
 def index_notice(settings: Settings, pipeline: Pipeline, status: IndexStatus, visitor: Visitor) -> None:
     if status.generation is None:
         if not visitor.is_admin:
-            st.warning("No index yet: an admin has to build it before questions can be answered.")
+            who = "an admin has to build it (sign in in the sidebar)" if visitor.policy.admin_possible \
+                else "run `qa reindex` on the server"
+            st.warning(f"No index yet: {who} before questions can be answered.")
             return
         st.warning(f"No index yet in {render.md_escape(settings.index_dir)}. Build it from the articles in "
                    f"{render.md_escape(settings.corpus_dir)} to start asking.")

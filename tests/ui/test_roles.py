@@ -220,3 +220,11 @@ def test_an_upload_over_the_count_or_size_limit_is_refused_and_nothing_is_saved(
     assert any("'a.md' is 0.0 MB, over the 0.0001 MB limit (QA_MAX_UPLOAD_MB)" in e for e in errors)
     assert sorted(p.name for p in settings.corpus_dir.iterdir()) == before
     assert read_actions(settings.audit_log_path) == []
+
+
+def test_a_reader_without_an_index_is_told_who_can_build_it(use_settings, make_settings, listen_on):
+    listen_on("0.0.0.0")
+    at = start(use_settings, make_settings())
+
+    assert any("run `qa reindex` on the server" in w.value for w in at.warning)
+    assert admin_controls(at) == set()
