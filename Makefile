@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install run reindex ask test test-llm bench bench-quick chroma clean
+.PHONY: install lint run reindex ask test test-llm bench bench-quick chroma clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ run: reindex
 	  $(BIN)/qa ask "What incentive does Hong Kong plan for tokenized ETFs?"; \
 	fi
 
-test: install
+# The contracts first (seconds): ruff's rules and the layers of docs/architecture.md (pyproject.toml).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: lint
 	$(BIN)/pytest -m "not llm" $(PYTEST_ARGS)
 
 # Speed and memory against baselines (docs/performance.md): bench/results.json and bench/results.md.

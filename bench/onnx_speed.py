@@ -103,12 +103,13 @@ def main() -> None:
 
     for batch_size in args.batch_sizes:
         reference, torch_wall, torch_cpu = best_time(
-            lambda: torch_model.encode(chunks, batch_size=batch_size, normalize_embeddings=True), args.rounds
+            lambda b=batch_size: torch_model.encode(chunks, batch_size=b, normalize_embeddings=True), args.rounds
         )
         print(f"batch {batch_size:3d}  torch      {len(chunks) / torch_wall:6.1f} texts/s "
               f"(cpu {len(chunks) / torch_cpu:6.1f})")
         for name, encoder in encoders.items():
-            vectors, wall, cpu = best_time(lambda: encoder.encode(chunks, batch_size=batch_size), args.rounds)
+            vectors, wall, cpu = best_time(lambda e=encoder, b=batch_size: e.encode(chunks, batch_size=b),
+                                           args.rounds)
             cosines = (vectors * reference).sum(axis=1)
             print(f"batch {batch_size:3d}  {name:10s} {len(chunks) / wall:6.1f} texts/s (cpu {len(chunks) / cpu:6.1f})"
                   f"  ratio {torch_wall / wall:.2f}x wall, {torch_cpu / cpu:.2f}x cpu"

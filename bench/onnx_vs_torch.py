@@ -28,8 +28,8 @@ def main() -> None:
     parser.add_argument("--scifact-docs", type=int, default=0, help="unjudged documents kept (0: all)")
     args = parser.parse_args()
 
-    from qa.index.embed import Embedder
     from qa.evaluate.beir import load_beir
+    from qa.index.embed import Embedder
     from qa.settings import Settings
 
     onnx = Embedder(Settings(cache_dir=args.model_cache, embedding_backend="onnx"))

@@ -99,7 +99,7 @@ def _chroma_only(pipeline, questions: list[str], k: int) -> list[float]:
     from langchain_chroma import Chroma
     from langchain_core.embeddings import Embeddings
 
-    from qa.index import store
+    from qa.index.backend import COLLECTION
 
     embedder = pipeline.embedder
 
@@ -110,7 +110,8 @@ def _chroma_only(pipeline, questions: list[str], k: int) -> list[float]:
         def embed_query(self, text):
             return embedder.encode([text], use_cache=False)[0].tolist()
 
-    chroma = Chroma(client=pipeline.reader._client, collection_name=store.COLLECTION, embedding_function=SameEncoder())
+    chroma = Chroma(client=pipeline.reader.snapshot().collection._client, collection_name=COLLECTION,
+                    embedding_function=SameEncoder())
     chroma.similarity_search(WARM_UP[0], k=k)
     out = []
     for question in questions:

@@ -25,12 +25,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
-    from qa.ingest.chunk import Chunker
+    from qa.index import local
     from qa.index.embed import Embedder, EmbeddingCache
-    from qa.ingest.load import load_corpus
     from qa.index.reindex import reindex
+    from qa.ingest.chunk import Chunker
+    from qa.ingest.load import load_corpus
     from qa.settings import Settings
-    from qa.index import store
 
     settings = Settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir, cache_dir=args.model_cache,
                         embedding_backend=args.backend)
@@ -54,8 +54,8 @@ def main() -> None:
         marks: dict[str, float] = {}
         t = time.perf_counter()
         report = reindex(settings, full=True, embedder=embedder,
-                         progress=lambda stage, done, total: marks.setdefault(f"{stage}:{done == total}",
-                                                                              time.perf_counter() - t))
+                         progress=lambda stage, done, total, marks=marks, t=t: marks.setdefault(
+                             f"{stage}:{done == total}", time.perf_counter() - t))
         reindex_s.append(time.perf_counter() - t)
         stages.append({k: round(v, 3) for k, v in marks.items()})
         print(f"  rep {rep}: ceiling {ceiling_s[-1]:.1f}s, reindex {reindex_s[-1]:.1f}s ({report.summary()})",
@@ -73,7 +73,7 @@ def main() -> None:
     t = time.perf_counter()
     incremental = reindex(settings, embedder=embedder)
     incremental_s = time.perf_counter() - t
-    generation = store.require_generation(settings.index_dir)
+    generation = local.current_generation(settings.index_dir)
     edited_chunks = generation.manifest()["articles"][edited_id]["chunks"]
 
     write_json(args.out, {

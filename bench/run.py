@@ -182,18 +182,21 @@ def markdown(figures: dict, details: dict) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; load average at the end "
         f"{m['load_average_at_end']} (about 2 while the benchmarks alone keep both cores busy). {m['date']}. "
-        f"Encoder of the reindex and query benchmarks: `{details['backend']}`. Whole run: {details['bench_seconds']:.0f} s.",
+        f"Encoder of the reindex and query benchmarks: `{details['backend']}`. "
+        f"Whole run: {details['bench_seconds']:.0f} s.",
         "",
         "| figure | value | target | met | measured as |",
         "|---|---|---|---|---|",
     ]
     explain = {
-        "reindex_vs_encoder": f"full reindex {r['best_reindex_s']:.1f} s / encoding its {r['chunks']} chunk texts alone "
+        "reindex_vs_encoder": f"full reindex {r['best_reindex_s']:.1f} s / encoding its {r['chunks']} chunk texts "
+                              f"alone "
                               f"{r['best_ceiling_s']:.1f} s",
         "reindex_vs_langchain": f"full reindex / LangChain pipeline {min(details['langchain']['seconds']):.1f} s "
                                 f"(torch via HuggingFaceEmbeddings)",
         "onnx_speedup": f"int8 ONNX / torch texts per second at 256 word pieces "
-                        f"({details['encoders']['onnx_texts_per_s']:.1f} vs {details['encoders']['torch_texts_per_s']:.1f})",
+                        f"({details['encoders']['onnx_texts_per_s']:.1f} vs "
+                        f"{details['encoders']['torch_texts_per_s']:.1f})",
         "onnx_ndcg_drop": f"SciFact nDCG@10 torch {details['encoders']['scifact_ndcg10_torch']:.4f} − "
                           f"ONNX {details['encoders']['scifact_ndcg10_onnx']:.4f}",
         "cache_reembedded_texts": "texts embedded by a second `--full` over the warm cache",

@@ -20,9 +20,9 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, action="append", required=True, help="chunks of each target")
     args = parser.parse_args()
 
-    from qa.index import store
+    from qa.index import local
 
-    source = store.require_generation(args.source_index)
+    source = local.current_generation(args.source_index)
     manifest = source.manifest()
     chunks = source.read_chunks()
     vectors = _embeddings(source, [c.chunk_id for c in chunks])
@@ -36,32 +36,32 @@ def main() -> None:
 
 
 def _embeddings(generation, ids: list[str]) -> np.ndarray:
-    from qa.index import store
+    from qa.index import local
 
-    client = store.open_persistent_client(generation.folder / "chroma")
+    client = local.open_persistent_client(generation.folder / "chroma")
     try:
-        collection = store.get_collection(client)
+        collection = local.get_collection(client)
         found = {}
         for i in range(0, len(ids), 5000):
             part = collection.get(ids=ids[i:i + 5000], include=["embeddings"])
             found.update(zip(part["ids"], part["embeddings"]))
     finally:
-        store.release_client(client)
+        local.release_client(client)
     return np.asarray([found[i] for i in ids], dtype=np.float32)
 
 
 def _build(index_dir: Path, chunks: list, vectors: np.ndarray, n: int, source_manifest: dict) -> None:
-    from qa.index import store
+    from qa.index import local
 
     copies = []
     for i in range(n):
         chunk = chunks[i % len(chunks)]
         article_id = f"{chunk.article_id}~{i // len(chunks)}"
         copies.append(dataclasses.replace(chunk, article_id=article_id, chunk_id=f"{article_id}::{chunk.index}"))
-    folder = store.new_generation_folder(index_dir)
-    client = store.open_persistent_client(folder / "chroma")
+    folder = local.new_generation_folder(index_dir)
+    client = local.open_persistent_client(folder / "chroma")
     try:
-        collection = store.get_collection(client, create=True)
+        collection = local.get_collection(client, create=True)
         step = min(client.get_max_batch_size(), 5000)
         for i in range(0, n, step):
             batch = copies[i:i + step]
@@ -72,15 +72,17 @@ def _build(index_dir: Path, chunks: list, vectors: np.ndarray, n: int, source_ma
                 metadatas=[c.chroma_metadata() for c in batch],
             )
     finally:
-        store.release_client(client)
-    store.write_chunk_table(folder, copies)
-    store.build_bm25([c.embedding_text for c in copies], folder / "bm25")
+        local.release_client(client)
+    local.write_chunk_table(folder, copies)
+    from qa.index.bm25 import build_bm25
+
+    build_bm25([c.embedding_text for c in copies], folder / "bm25")
     articles: dict[str, dict] = {}
     for chunk in copies:
         entry = articles.setdefault(chunk.article_id, {"hash": "", "title": chunk.title, "path": chunk.path,
                                                        "chunks": []})
         entry["chunks"].append(chunk.chunk_id)
-    store.publish_generation(index_dir, folder, {
+    local.publish_generation(index_dir, folder, {
         **source_manifest,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "articles": articles,

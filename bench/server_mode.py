@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa.index.embed import Embedder  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
-from qa.settings import REPO_ROOT, Settings  # noqa: E402
+from qa.settings import Settings  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 from tests.servers import ChromaServer, smollm2_gguf_path  # noqa: E402
 
 QUESTIONS = [

@@ -1,17 +1,22 @@
-"""The `qa` command: `qa reindex`, `qa ask`, `qa status` (and `qa eval`), thin wrappers over the library.
+"""The `qa` command: `qa reindex`, `qa ask`, `qa add`, `qa sync`, `qa status` (and `qa eval`), thin wrappers over
+the library.
 
 Errors a user can cause are printed as one line without a traceback, with a non-zero exit status.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+from pathlib import Path
 
 EXIT_ERROR = 2
+# Each command imports the stages it runs when it runs, so that `qa --help` and `qa status` start without
+# loading the model, Chroma or LangChain (no import cycle is involved: lint-imports checks these too).
 
 
 def _date(value: str) -> dt.date:
@@ -21,8 +26,19 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2025-06-27") from None
 
 
+def _passages(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of passages") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"{k} passages: ask for at least 1 (leave --k out for QA_TOP_K)")
+    return k
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa", description="Questions and cited answers over digital-asset policy news.")
+    parser = argparse.ArgumentParser(prog="qa",
+                                     description="Questions and cited answers over digital-asset policy news.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -35,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("ask", help="answer a question with numbered citations")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--k", type=int, default=None, help="passages to retrieve (default QA_TOP_K)")
+    p.add_argument("--k", type=_passages, default=None, help="passages to retrieve, 1 or more (default QA_TOP_K)")
     p.add_argument("--llm", choices=["extractive", "openai", "ollama", "llamacpp"], default=None,
                    help="answerer (default QA_LLM)")
     p.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
@@ -44,6 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_date, help="only articles published on or after this date (YYYY-MM-DD)")
     p.add_argument("--until", type=_date, help="only articles published on or before this date (YYYY-MM-DD)")
     p.set_defaults(func=cmd_ask)
+
+    p = commands.add_parser("add", help="fetch web pages (or PDFs) into the corpus folder, then reindex")
+    p.add_argument("urls", nargs="+", metavar="URL")
+    p.add_argument("--source", help="source name for these articles (default: the site's name)")
+    p.add_argument("--no-reindex", action="store_true", help="only save the articles; reindex later")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_add)
+
+    p = commands.add_parser("sync", help="fetch what the feeds and sitemaps of the feeds file announce, then reindex")
+    p.add_argument("--feeds", type=Path, default=None, help="feeds file (default QA_FEEDS or <corpus>/feeds.toml)")
+    p.add_argument("--no-reindex", action="store_true", help="only save the articles; reindex later")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sync)
 
     p = commands.add_parser("status", help="what the index holds")
     p.add_argument("--json", action="store_true")
@@ -74,7 +103,7 @@ def cmd_reindex(args, settings) -> int:
 
 def cmd_ask(args, settings) -> int:
     from qa.pipeline import Pipeline
-    from qa.search.retrieve import Filters
+    from qa.search.filters import Filters
 
     filters = Filters(tuple(args.source), tuple(args.category), tuple(args.jurisdiction), args.since, args.until)
     pipeline = Pipeline(settings)
@@ -101,13 +130,75 @@ def cmd_ask(args, settings) -> int:
     return 0
 
 
-def cmd_status(args, settings) -> int:
-    from qa.pipeline import Pipeline
-    from qa.index import store
+def cmd_add(args, settings) -> int:
+    from qa.ingest.web import add_urls
 
-    current = store.current_manifest(settings)
-    where = f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host \
-        else str(settings.index_dir)
+    with _fetcher(settings) as fetcher, _url_progress(len(args.urls), args.quiet) as progress:
+        report = add_urls(args.urls, settings.corpus_dir, fetcher, source=args.source, progress=progress)
+    return _after_fetch(report, args, settings)
+
+
+def cmd_sync(args, settings) -> int:
+    from qa.ingest.feeds import read_feeds_file
+    from qa.ingest.web import sync_feeds
+
+    sources = read_feeds_file(args.feeds or settings.feeds or settings.corpus_dir / "feeds.toml")
+    with _fetcher(settings) as fetcher, _url_progress(None, args.quiet) as progress:
+        report = sync_feeds(sources, settings.corpus_dir, fetcher, progress=progress)
+    return _after_fetch(report, args, settings)
+
+
+def _fetcher(settings):
+    from qa.ingest.fetch import Fetcher, FetchPolicy
+
+    return Fetcher(FetchPolicy(
+        user_agent=settings.fetch_user_agent, timeout_s=settings.fetch_timeout_s,
+        max_bytes=int(settings.fetch_max_mb * 1_000_000), max_redirects=settings.fetch_max_redirects,
+        host_delay_s=settings.fetch_host_delay_s, concurrency=settings.fetch_concurrency,
+    ))
+
+
+@contextlib.contextmanager
+def _url_progress(total: int | None, quiet: bool):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="url", desc="fetching", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
+    try:
+        yield lambda result: bar.update(1)
+    finally:
+        bar.close()
+
+
+def _after_fetch(report, args, settings) -> int:
+    """Per-URL problems on stderr, one summary line on stdout, then the reindex; exit status like reindex's."""
+    from qa.ingest.web import write_log
+
+    write_log(settings.fetch_log, report)
+    for result in report.results:
+        if result.status == "failed":
+            print(f"failed: {result.url}: {result.reason}", file=sys.stderr)
+        elif result.status in ("added", "updated"):
+            print(f"{result.status}: {result.url} -> {result.path}", file=sys.stderr)
+    status = report.exit_status
+    line = report.summary()
+    if report.changed and not args.no_reindex:
+        from qa.index.reindex import reindex
+
+        indexed = reindex(settings, show_progress=not args.quiet)
+        for problem in indexed.problems:
+            print(f"{'failed' if problem.skipped else 'warning'}: {problem}", file=sys.stderr)
+        line += f"; reindex: {indexed.summary()}"
+        status = max(status, indexed.exit_status)
+    print(line)
+    return status
+
+
+def cmd_status(args, settings) -> int:
+    from qa.index.backends import index_backend
+
+    backend = index_backend(settings)
+    current = backend.current_manifest()
+    where = backend.location
     if current is None:
         print(f"no index in {where}; run `qa reindex`")
         return 1

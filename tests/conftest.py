@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from qa.settings import Settings
-
 from tests.seed import SEED_CORPUS, SHARED_DIR
 
 # Real servers for the tests that need them: `chroma run`, llama.cpp's server, Debian's Chromium.

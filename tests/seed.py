@@ -1,5 +1,7 @@
 """Facts about the seed corpus that tests check against."""
-from qa.settings import REPO_ROOT
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SHARED_DIR = REPO_ROOT.parent / "shared"
 SEED_CORPUS = REPO_ROOT / "corpus"

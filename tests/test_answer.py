@@ -4,7 +4,6 @@ import re
 import pytest
 
 from qa.answer.extractive import ABSTAIN_MESSAGE, AnswerSentence, render_answer
-
 from tests.seed import KOREA_TITLE, LEAP_TITLE, WEMIX_TITLE
 
 

@@ -62,3 +62,18 @@ def test_bad_setting_names_the_variable(cli_settings):
                               env={**os.environ, "QA_TOP_K": "many"})
     assert env_proc.returncode == 2
     assert "QA_TOP_K" in env_proc.stderr
+
+
+@pytest.mark.parametrize("k", ["0", "-2"])
+def test_ask_refuses_fewer_than_one_passage(cli_settings, k):
+    proc = run_qa(cli_settings, "ask", "--k", k, "What does the LEAP acronym stand for?", check_code=2)
+
+    assert "--k" in proc.stderr and "at least 1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_reindex_prints_no_debug_lines_at_the_default_log_level(cli_settings):
+    proc = run_qa(cli_settings, "reindex", "--full", "--quiet", check_code=0)
+
+    assert "DEBUG" not in proc.stderr
+    assert proc.stdout.startswith("added ")

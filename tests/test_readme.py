@@ -1,5 +1,6 @@
 """The README documents every setting and both set-up commands."""
-from qa.settings import REPO_ROOT, Settings
+from qa.settings import Settings
+from tests.seed import REPO_ROOT
 
 
 def test_every_setting_is_in_the_readme_table():

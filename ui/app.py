@@ -9,25 +9,25 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+import render
 import streamlit as st
 from pydantic import ValidationError
 
-import render
 from qa import admin
 from qa.access import AccessPolicy, PasswordGate, Role, access_policy, oidc_role
 from qa.answer.extractive import Answer
 from qa.audit import record_action
-from qa.index.embed import Embedder
 from qa.errors import QAError
 from qa.feedback import record_feedback
+from qa.index.embed import Embedder
+from qa.index.reindex import ReindexReport
 from qa.ingest.load import SUPPORTED_SUFFIXES
+from qa.ingest.upload import Upload, UploadError
 from qa.limits import PipelineCache, QuestionRateLimit, check_upload_batch
 from qa.llm_servers import ServerChoice, server_names, settings_for_server
 from qa.pipeline import IndexStatus, Pipeline
-from qa.index.reindex import ReindexReport
 from qa.search.retrieve import Filters
 from qa.settings import Settings, load_settings
-from qa.ingest.upload import Upload, UploadError
 
 logger = logging.getLogger("qa.ui")
 

@@ -7,8 +7,9 @@ import html
 import re
 from urllib.parse import urlparse
 
+from highlight import highlight_segments  # ui/highlight.py, beside this file
+
 from qa.answer.extractive import Answer, Citation
-from qa.highlight import highlight_segments
 
 # Every ASCII punctuation character can be backslash-escaped in Markdown; Streamlit adds `$` (math) and
 # `:` (emoji and colour directives) to the characters that mean something.

@@ -7,15 +7,15 @@ import logging
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Iterator, Sequence
 
 import numpy as np
 
-from qa.ingest.chunk import split_sentences, split_units
 from qa.index.embed import Embedder
+from qa.ingest.chunk import split_sentences, split_units
 from qa.search.retrieve import Hit
-from qa.index.store import bm25_terms
+from qa.text import bm25_terms
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ _NOT_PLURAL = r"(?!(?:does|was|is|has)\b)"
 _PLURAL_ASK = re.compile(rf"\b(?:which|what)\s+(?:{_NOT_PLURAL}[\w-]+\s+){{0,2}}{_NOT_PLURAL}[a-z]+[^siu’'\s]s\b", re.I)
 _DATE_TEXT = re.compile(r"\b(19|20)\d\d\b|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s*\d"
                         r"|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b"
-                        r"|\b(last|next|this) (week|month|year|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
+                        r"|\b(last|next|this) "
+                        r"(week|month|year|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
                         r"|\bquarter\b|\bsince\b")
 _TIME_TEXT = re.compile(r"\b\d{1,2}(?::\d\d)?\s*(?:a\.m\.|p\.m\.|am\b|pm\b)|\b(?:UTC|GMT|noon|midnight)\b", re.I)
 _DURATION_TEXT = re.compile(r"\b(?:second|minute|hour|day|week|month|year)s?\b", re.I)
@@ -316,7 +317,8 @@ class ExtractiveAnswerer:
         # What the question asks for must be in the best sentence: had another sentence held it, that one would
         # have scored higher (see `_type_bonus`).
         anchor = _VERSION.sub("", max(chosen, key=lambda u: u.score).text)
-        if ("number" in wants and not _NUMBER_TEXT.search(anchor)) or ("date" in wants and not _DATE_TEXT.search(anchor)) \
+        if ("number" in wants and not _NUMBER_TEXT.search(anchor)) \
+                or ("date" in wants and not _DATE_TEXT.search(anchor)) \
                 or ("time" in wants and not _TIME_TEXT.search(anchor)):
             return 0.0
         if "person" in wants and not any(new_names(u.text, question) for u in chosen):

@@ -7,9 +7,10 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -67,7 +68,7 @@ class ChatLlamaCppInProcess(BaseChatModel):
 
     @classmethod
     def from_path(cls, path: str | os.PathLike, max_tokens: int = 256, n_threads: int | None = None,
-                  n_ctx: int = CONTEXT_TOKENS, timeout_s: float | None = None) -> "ChatLlamaCppInProcess":
+                  n_ctx: int = CONTEXT_TOKENS, timeout_s: float | None = None) -> ChatLlamaCppInProcess:
         return cls(llama=load_model(str(path), n_ctx, n_threads), max_tokens=max_tokens, timeout_s=timeout_s)
 
     @property

@@ -7,6 +7,8 @@ import argparse
 import json
 import sys
 
+# `qa` builds this parser on every start; the evaluation modules are imported only when `qa eval` runs.
+
 
 def add_eval_parser(commands) -> None:
     """Adds `qa eval qa|retrieval` to the `qa` command's subparsers."""
@@ -27,16 +29,15 @@ def add_eval_parser(commands) -> None:
 
 
 def cmd_eval_qa(args: argparse.Namespace, settings) -> int:
-    from qa.index import store
     from qa.evaluate.qa_eval import QAEvaluator, load_questions
     from qa.evaluate.report import qa_table, write_qa_report
     from qa.pipeline import Pipeline
 
     questions = load_questions(args.dataset)
     pipeline = Pipeline(settings)
-    if store.current_manifest(settings) is None:
-        where = f"the Chroma server at {settings.chroma_host}" if settings.chroma_host else settings.index_dir
-        print(f"no index in {where}: indexing the corpus in {settings.corpus_dir} first", file=sys.stderr)
+    if pipeline.backend.current_manifest() is None:
+        print(f"no index in {pipeline.backend.location}: indexing the corpus in {settings.corpus_dir} first",
+              file=sys.stderr)
         report = pipeline.reindex(show_progress=sys.stderr.isatty())
         print(f"indexed: {report.summary()}", file=sys.stderr)
     result = QAEvaluator(pipeline).evaluate(questions, progress=_progress("question"))

@@ -7,9 +7,9 @@ import json
 import math
 import re
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from qa.answer.extractive import Answer
 from qa.errors import QAError

@@ -175,7 +175,8 @@ def _retrieval_chart(result: RetrievalEvalResult, path: Path) -> None:
         ax.bar_label(bars, fmt="%.3f", fontsize=7)
     ax.set_xticks(range(len(RETRIEVAL_METRICS)), RETRIEVAL_METRICS)
     ax.set_ylim(0, 1.08)
-    ax.set_title(f"Retrieval on {Path(result.dataset).name or result.dataset} ({result.split}, {result.queries} queries)")
+    ax.set_title(f"Retrieval on {Path(result.dataset).name or result.dataset} "
+                 f"({result.split}, {result.queries} queries)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)

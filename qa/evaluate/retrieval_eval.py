@@ -8,17 +8,17 @@ import math
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
-from qa.index.embed import Embedder
 from qa.evaluate.beir import Corpus, Qrels, Queries, load_beir
 from qa.evaluate.metrics import evaluate_run
+from qa.index.embed import Embedder
+from qa.index.local import LocalGenerations
 from qa.index.reindex import ReindexReport, reindex
 from qa.search.retrieve import IndexReader, Retriever
 from qa.settings import Settings
-
 
 MODES = ("bm25", "dense", "hybrid")
 CUTOFFS = (10, 100)
@@ -55,15 +55,17 @@ class BeirIndex:
     def __init__(self, settings: Settings, corpus: Corpus, *, embedder: Embedder | None = None,
                  progress: Progress | None = None):
         self._root = Path(tempfile.mkdtemp(prefix="qa-beir-"))
-        # The embedded store in the temporary folder even when the app uses a Chroma server (QA_CHROMA_HOST).
         self.settings = settings.model_copy(update={"corpus_dir": self._root / "corpus",
-                                                    "index_dir": self._root / "index", "chroma_host": None})
-        self.reader = IndexReader(self.settings)
+                                                    "index_dir": self._root / "index"})
+        # Local generations in the temporary folder even when the app uses a Chroma server (QA_CHROMA_HOST).
+        self.backend = LocalGenerations(self.settings.index_dir)
+        self.reader = IndexReader(self.backend)
         try:
             write_beir_corpus(corpus, self.settings.corpus_dir)
             self.embedder = embedder or Embedder(self.settings)
             started = time.perf_counter()
-            self.report: ReindexReport = reindex(self.settings, full=True, embedder=self.embedder, progress=progress)
+            self.report: ReindexReport = reindex(self.settings, full=True, embedder=self.embedder, progress=progress,
+                                                  backend=self.backend)
             self.index_seconds = time.perf_counter() - started
             self.reader.refresh()
         except BaseException:
@@ -80,13 +82,10 @@ class BeirIndex:
         return len(self.reader.chunks) / max(1, len({c.article_id for c in self.reader.chunks}))
 
     def close(self) -> None:
-        from qa.index import store
-
-        if self.reader._client is not None:
-            store.release_client(self.reader._client)
+        self.backend.close()
         shutil.rmtree(self._root, ignore_errors=True)
 
-    def __enter__(self) -> "BeirIndex":
+    def __enter__(self) -> BeirIndex:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -125,7 +124,8 @@ class RetrievalEvalResult:
 
     def to_json(self) -> dict:
         """The `qa eval retrieval --json` object: one key per mode, each holding the four metrics."""
-        return {mode: {name: round(value, 4) for name, value in values.items()} for mode, values in self.metrics.items()}
+        return {mode: {name: round(value, 4) for name, value in values.items()}
+                for mode, values in self.metrics.items()}
 
     def report(self) -> dict:
         """`to_json()` plus what was measured and how long it took, for the report file."""
@@ -156,7 +156,8 @@ class RetrievalEvaluator:
         self.modes = tuple(modes)
         self.embedder = embedder
 
-    def evaluate(self, beir_dir: str | Path, split: str = "test", progress: Progress | None = None) -> RetrievalEvalResult:
+    def evaluate(self, beir_dir: str | Path, split: str = "test",
+                 progress: Progress | None = None) -> RetrievalEvalResult:
         corpus, queries, qrels = load_beir(beir_dir, split)
         with BeirIndex(self.settings, corpus, embedder=self.embedder, progress=progress) as index:
             return self.evaluate_index(index, queries, qrels, dataset=str(beir_dir), split=split, progress=progress)
@@ -176,8 +177,9 @@ class RetrievalEvaluator:
                     progress(f"search {mode}", done, len(queries))
             seconds[mode] = time.perf_counter() - started
             metrics[mode] = evaluate_run(run, qrels, CUTOFFS)
-        tuned = {name: getattr(retriever.settings, name) for name in ("rrf_k", "chunk_tokens", "chunk_overlap_sentences",
-                                                                        "embedding_model", "embedding_backend")}
+        tuned = {name: getattr(retriever.settings, name)
+                 for name in ("rrf_k", "chunk_tokens", "chunk_overlap_sentences", "embedding_model",
+                              "embedding_backend")}
         return RetrievalEvalResult(
             metrics=metrics, dataset=dataset, split=split, queries=len(queries),
             documents=len({c.article_id for c in index.reader.chunks}), chunks=len(index.reader.chunks),

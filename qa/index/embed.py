@@ -1,18 +1,23 @@
 """Turns texts into normalized embedding vectors with the configured model and backend, offline, with a
-cache keyed by model and text hash so that no text is embedded twice.
+persistent cache keyed by model and text hash for what is indexed, and a bounded in-memory one for questions.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import logging
+import os
 import sqlite3
 import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from qa.errors import ConfigError
+from qa.index.onnx_encoder import OnnxEncoder
 from qa.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -84,8 +89,42 @@ class EmbeddingCache:
                 [(self.model_key, d, v.astype(np.float32).tobytes()) for d, v in zip(digests, vectors)],
             )
 
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", [self.model_key]).fetchone()[0]
+
     def close(self) -> None:
         self._db.close()
+
+
+class MemoryVectorCache:
+    """The vectors of the last `capacity` texts embedded outside the persistent cache (questions, passage
+    sentences), for this process only: repeated questions are fast and nothing grows on disk."""
+
+    def __init__(self, capacity: int = 20_000):
+        self.capacity = capacity
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    digest = staticmethod(EmbeddingCache.digest)
+
+    def get_many(self, digests: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        with self._lock:
+            found = {d: self._vectors[d] for d in digests if d in self._vectors}
+            for d in found:
+                self._vectors.move_to_end(d)
+        return found
+
+    def put_many(self, digests: Sequence[bytes], vectors: np.ndarray) -> None:
+        with self._lock:
+            for digest, vector in zip(digests, vectors, strict=True):
+                self._vectors[digest] = vector
+                self._vectors.move_to_end(digest)
+            while len(self._vectors) > self.capacity:
+                self._vectors.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._vectors)
 
 
 class Embedder:
@@ -100,22 +139,24 @@ class Embedder:
         self._tokenizer = None
         self._lock = threading.Lock()
         self.cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite", self.model_key) if use_cache else None
+        self.memory = MemoryVectorCache()
 
-    @property
+    @functools.cached_property
     def model_key(self) -> str:
-        """Identifies the vectors this embedder makes: vectors of different keys are never mixed in one index."""
-        return f"{self.model_dir.name}:{_weights_fingerprint(self.model_dir)}:{self.backend}"
+        """Identifies the vectors this embedder makes: vectors of different keys are never mixed in one index.
+        The weights count by content, so retrained weights of the same size never reuse stale vectors."""
+        fingerprint = _weights_fingerprint(self.model_dir, self.settings.cache_dir / "model-hashes.json")
+        return f"{self.model_dir.name}:{fingerprint}:{self.backend}"
 
-    @property
+    @functools.cached_property
     def dimension(self) -> int:
-        return int(self.encode(["dimension probe"], use_cache=False).shape[1])
+        """Width of the model's vectors (encodes one probe text the first time)."""
+        return int(self._encode(["dimension probe"], False).shape[1])
 
     def _load(self):
         with self._lock:
             if self._model is None:
                 if self.backend == "onnx":
-                    from qa.index.onnx_encoder import OnnxEncoder
-
                     self._model = OnnxEncoder(self.model_dir, self.settings.cache_dir / "onnx", quantize=True)
                 else:
                     self._model = self._load_fp32()
@@ -130,8 +171,6 @@ class Embedder:
         and sentence-transformers: most of the start-up time of `qa ask`.
         """
         try:
-            from qa.index.onnx_encoder import OnnxEncoder
-
             return OnnxEncoder(self.model_dir, self.settings.cache_dir / "onnx", quantize=False)
         except (ValueError, FileNotFoundError) as exc:  # not a BERT model, or no tokenizer.json
             logger.info("running %s with sentence-transformers: %s", self.model_dir, exc)
@@ -158,13 +197,14 @@ class Embedder:
             self._tokenizer = tokenizer
         return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
 
-    def encode(self, texts: Sequence[str], *, use_cache: bool = True, show_progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, use_cache: bool = False, show_progress: bool = False) -> np.ndarray:
+        """One L2-normalized float32 row per text. `use_cache=True` reads and writes the persistent cache (for
+        what is indexed: chunks, each embedded once across reindexes); otherwise only the process's bounded
+        in-memory cache is used, so that questions and passage sentences never grow the cache on disk."""
         texts = list(texts)
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        cache = self.cache if use_cache else None
-        if cache is None:
-            return self._encode(texts, show_progress)
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        cache = self.cache if use_cache and self.cache is not None else self.memory
         digests = [cache.digest(t) for t in texts]
         found = cache.get_many(digests)
         # Each missing text once: passages repeated across articles (syndicated news) repeat their sentences.
@@ -177,8 +217,6 @@ class Embedder:
         return np.stack([found[d] for d in digests]).astype(np.float32, copy=False)
 
     def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
-        from qa.index.onnx_encoder import OnnxEncoder
-
         model = self._load()
         if isinstance(model, OnnxEncoder):
             vectors = model.encode(texts, batch_size=self.batch_size)
@@ -190,11 +228,43 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def _weights_fingerprint(model_dir: Path) -> str:
-    parts = []
-    for name in ("model.safetensors", "pytorch_model.bin", "config.json"):
-        path = model_dir / name
-        if path.exists():
-            stat = path.stat()
-            parts.append(f"{name}:{stat.st_size}")
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:10]
+_FINGERPRINTED = ("model.safetensors", "pytorch_model.bin", "config.json")
+_FILE_HASHES_LOCK = threading.Lock()
+
+
+def _weights_fingerprint(model_dir: Path, memo_path: Path) -> str:
+    """A short hash of the contents of the model's weights and config.
+
+    Reading all the weights on every start would slow `qa ask`, so each file's sha256 is kept in `memo_path`
+    under its path, size and modification time, and computed again only when one of them changes.
+    """
+    parts = [f"{name}:{_file_sha256(model_dir / name, memo_path)}" for name in _FINGERPRINTED
+             if (model_dir / name).exists()]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _file_sha256(path: Path, memo_path: Path) -> str:
+    stat = path.stat()
+    key = str(path.resolve())
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    with _FILE_HASHES_LOCK:
+        try:
+            memo = json.loads(memo_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            memo = {}
+        known = memo.get(key)
+        if known and known.get("stamp") == stamp:
+            return known["sha256"]
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        memo[key] = {"stamp": stamp, "sha256": digest.hexdigest()}
+        try:
+            memo_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = memo_path.with_name(f"{memo_path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(memo), encoding="utf-8")
+            os.replace(tmp, memo_path)
+        except OSError as exc:  # a read-only cache folder: the hash is computed again next time
+            logger.info("could not remember the hash of %s: %s", path, exc)
+        return memo[key]["sha256"]

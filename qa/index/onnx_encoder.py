@@ -11,8 +11,8 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -97,7 +97,8 @@ class OnnxEncoder:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle worker threads keep ONNX Runtime's default and spin briefly before they sleep: without spinning a
-        # query was faster while other processes loaded the cores, but bulk encoding 15% slower on idle ones.
+        # query was faster while other processes loaded the cores, but bulk encoding slower on idle ones
+        # (docs/performance.md).
         self._session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
         logger.info("loaded ONNX encoder %s with %d threads", self.onnx_path.name, options.intra_op_num_threads)
 
@@ -253,9 +254,9 @@ def _optimize(raw: Path, path: Path, config: dict) -> Path:
 def _quantize(source: Path, path: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Chosen on 96 texts of 200-256 word pieces (cosine to sentence-transformers, min / mean) on an AVX2 CPU:
-    # per-channel weight scales 0.990 / 0.993, per-tensor 0.917 / 0.946. reduce_range (7-bit weights) was no
-    # better; uint8 weights were 15% slower, fp32 attention (MatMul only) 10% slower, for +0.002 mean cosine.
+    # Chosen by cosine to sentence-transformers on long texts (docs/performance.md): per-channel weight scales
+    # keep the vectors far closer than per-tensor ones; reduce_range (7-bit weights) was no better; uint8
+    # weights and fp32 attention were slower for a negligible gain.
     # The embedding tables stay fp32: they are lookups, so int8 there only shrinks the file and costs quality.
     # DefaultTensorType lets shape inference pass the fused contrib ops (Attention, SkipLayerNormalization).
     # quantize_dynamic advises, on the root logger, a shape pre-processing pass; the graph is already optimized

@@ -4,8 +4,8 @@ sentence boundaries, each keeping its article's metadata and its character offse
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from qa.ingest.load import Article
 
@@ -68,7 +68,7 @@ class Chunk:
         }
 
     @classmethod
-    def from_record(cls, record: dict) -> "Chunk":
+    def from_record(cls, record: dict) -> Chunk:
         return cls(**{**record, "jurisdictions": tuple(record.get("jurisdictions") or ())})
 
     def chroma_metadata(self) -> dict:
@@ -120,7 +120,8 @@ def split_units(text: str) -> list[Span]:
                 while j + 1 < len(lines) and _LIST_ITEM.match(text[lines[j + 1][0]:lines[j + 1][1]]):
                     j += 1
                 list_start, list_end = a, lines[j][1]
-                if units and units[-1].kind == "sentence" and text[units[-1].start:units[-1].end].rstrip().endswith(":"):
+                last = units[-1] if units else None
+                if last is not None and last.kind == "sentence" and text[last.start:last.end].rstrip().endswith(":"):
                     list_start = units.pop().start
                 units.append(Span(list_start, list_end, "list", paragraph))
                 i = j + 1

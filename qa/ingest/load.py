@@ -14,9 +14,9 @@ import os
 import re
 import stat
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from qa.errors import ConfigError
 from qa.ingest.jurisdictions import detect_jurisdictions
@@ -24,7 +24,9 @@ from qa.ingest.jurisdictions import detect_jurisdictions
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf", ".jsonl")
-RELATIVE_DATE = re.compile(r"^\s*(?:\d+|an?|one)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago\s*$", re.I)
+RELATIVE_DATE = re.compile(
+    r"^\s*(?:(?:\d+|an?|one)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago|yesterday|today)\s*$", re.I)
+FEEDS_FILE = "feeds.toml"  # `qa sync`'s list of feeds, kept beside the articles it brings; not an article
 MAX_FILE_MB = 20  # for one article; a bigger file is a dump: split it, or make it JSONL (read line by line, no limit)
 MIN_FALLBACK_HTML_WORDS = 20
 
@@ -97,6 +99,30 @@ def parse_iso_date(value: object) -> dt.date | None:
     return None
 
 
+def resolve_published(published: str, retrieved: dt.datetime | None) -> str | None:
+    """The ISO date of a relative date ("6 days ago", "yesterday") read at `retrieved`; None without a base."""
+    if not RELATIVE_DATE.match(published) or retrieved is None:
+        return None
+    import dateparser
+
+    base = retrieved.astimezone(dt.UTC).replace(tzinfo=None) if retrieved.tzinfo else retrieved
+    when = dateparser.parse(published, languages=["en"], settings={"RELATIVE_BASE": base})
+    return when.date().isoformat() if when else None
+
+
+def _parse_retrieved(value: object) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
 def load_corpus(corpus_dir: Path) -> LoadResult:
     """Every article under `corpus_dir`; unreadable files are reported in `problems`, never raised.
 
@@ -135,7 +161,7 @@ def load_corpus(corpus_dir: Path) -> LoadResult:
                 ))
                 continue
             seen_ids.add(item.article_id)
-            digest = hashlib.sha256(f"{item.title}\n{item.text}".encode("utf-8")).hexdigest()
+            digest = hashlib.sha256(f"{item.title}\n{item.text}".encode()).hexdigest()
             if digest in seen_hashes:
                 # Nothing is lost, so this is a caveat, not a failure.
                 result.problems.append(LoadProblem(
@@ -152,7 +178,8 @@ def _corpus_files(corpus_dir: Path, result: LoadResult) -> Iterator[Path]:
     def unreadable_folder(exc: OSError) -> None:
         folder = Path(exc.filename or corpus_dir)
         if folder == corpus_dir:  # indexing it as empty would delete the whole index
-            raise ConfigError(f"cannot read the corpus folder {corpus_dir} ({exc.strerror or exc}); fix its permissions")
+            raise ConfigError(
+                f"cannot read the corpus folder {corpus_dir} ({exc.strerror or exc}); fix its permissions") from exc
         result.problems.append(LoadProblem(f"{folder.relative_to(corpus_dir).as_posix()}/",
                                            f"folder cannot be read ({exc.strerror or exc}); its files are not indexed"))
 
@@ -160,13 +187,14 @@ def _corpus_files(corpus_dir: Path, result: LoadResult) -> Iterator[Path]:
     for root, dirs, files in os.walk(corpus_dir, onerror=unreadable_folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.startswith("."):
+            if name.startswith(".") or (root == str(corpus_dir) and name == FEEDS_FILE):
                 continue
             path = Path(root) / name
             rel = path.relative_to(corpus_dir).as_posix()
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 result.problems.append(
-                    LoadProblem(rel, f"unsupported file type '{path.suffix}'; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+                    LoadProblem(rel, f"unsupported file type '{path.suffix}'; "
+                                     f"supported: {', '.join(SUPPORTED_SUFFIXES)}")
                 )
                 continue
             try:
@@ -198,7 +226,7 @@ def load_file(path: Path, rel: str) -> Iterator[Article | LoadProblem]:
     if not data.strip():
         raise UnreadableFile("file is empty")
     if suffix == ".pdf":
-        article = _load_pdf(data, rel)
+        article = load_pdf(data, rel)
     elif suffix in (".html", ".htm"):
         article = _load_html(decode_text(data), rel)
     elif suffix in (".md", ".markdown"):
@@ -211,7 +239,8 @@ def load_file(path: Path, rel: str) -> Iterator[Article | LoadProblem]:
 
 def decode_text(data: bytes) -> str:
     """Text of a file in UTF-8, UTF-16 (with BOM) or a legacy single-byte encoding; rejects binary data."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    boms = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+    for bom, encoding in boms:
         if data.startswith(bom):
             return _clean(data.decode(encoding, errors="replace").lstrip("\ufeff"))
     if b"\x00" in data[:8192]:
@@ -259,9 +288,10 @@ def _load_markdown(raw: str, rel: str) -> tuple[Article, list[LoadProblem]]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at front-matter line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UnreadableFile(f"malformed front matter{where} ({problem}); fix the YAML between the '---' lines")
+        raise UnreadableFile(f"malformed front matter{where} ({problem}); fix the YAML between the '---' lines") \
+            from exc
     except (ValueError, TypeError) as exc:  # a date like 2025-13-45, a key that is not text
-        raise UnreadableFile(f"malformed front matter ({exc}); fix the YAML between the '---' lines")
+        raise UnreadableFile(f"malformed front matter ({exc}); fix the YAML between the '---' lines") from exc
     title = meta.get("title")
     if title is not None and not isinstance(title, (str, int, float)):
         caveats.append(LoadProblem(rel, f"front matter field 'title' must be text, got {type(title).__name__}; "
@@ -280,6 +310,13 @@ def _load_markdown(raw: str, rel: str) -> tuple[Article, list[LoadProblem]]:
                                         "2025-06-27 or '6 days ago'; the article is indexed without a date",
                                    skipped=False))
         published = None
+    retrieved = _parse_retrieved(meta.get("retrieved"))
+    if meta.get("retrieved") is not None and retrieved is None:
+        caveats.append(LoadProblem(rel, f"front matter field 'retrieved' is {meta.get('retrieved')!r}, not a time like "
+                                        "2025-12-10T08:00:00Z; a relative 'published' stays unresolved", skipped=False))
+    if isinstance(published, str) and RELATIVE_DATE.match(published) and retrieved is not None:
+        # "6 days ago" means six days before the page was read, not before today.
+        published = resolve_published(published, retrieved) or published
     fields = {}
     for key in ("source", "url", "category"):
         value = meta.get(key)
@@ -328,7 +365,7 @@ def _load_html(html: str, rel: str) -> Article:
     )
 
 
-def _load_pdf(data: bytes, rel: str) -> Article:
+def load_pdf(data: bytes, rel: str) -> Article:
     import io
 
     from pypdf import PdfReader
@@ -343,11 +380,11 @@ def _load_pdf(data: bytes, rel: str) -> Article:
     except UnreadableFile:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UnreadableFile(f"corrupt PDF ({exc}); re-export or re-download it")
+        raise UnreadableFile(f"corrupt PDF ({exc}); re-export or re-download it") from exc
     except Exception as exc:  # pypdf raises assorted errors on damaged files; all mean the same to the user
         if "decrypt" in str(exc).lower() or "crypt" in type(exc).__name__.lower():
-            raise UnreadableFile("encrypted PDF; save a copy without the password")
-        raise UnreadableFile(f"corrupt PDF ({type(exc).__name__}: {exc}); re-export or re-download it")
+            raise UnreadableFile("encrypted PDF; save a copy without the password") from exc
+        raise UnreadableFile(f"corrupt PDF ({type(exc).__name__}: {exc}); re-export or re-download it") from exc
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
         raise UnreadableFile("PDF has no extractable text (scanned images?); run OCR first")

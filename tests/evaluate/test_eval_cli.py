@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from qa.evaluate.report import QA_REPORT, RETRIEVAL_REPORT
-from qa.settings import REPO_ROOT
+from tests.seed import REPO_ROOT
 
 ASK_JSON_FIELDS = {"question", "answer", "abstained", "mode", "citations", "retrieved", "timings_ms", "sentences",
                    "evidence"}
@@ -26,7 +26,8 @@ def test_eval_qa_indexes_a_missing_index_then_reports_every_question(tmp_path, c
     shutil.copytree(REPO_ROOT / "corpus", corpus)
     lines = (REPO_ROOT / "tests/eval/seed_questions.jsonl").read_text(encoding="utf-8").splitlines()
     dataset = tmp_path / "three.jsonl"
-    dataset.write_text("\n".join([lines[4], lines[14], lines[-1]]) + "\n", encoding="utf-8")  # leap-05, prop-02, none-12
+    # leap-05, prop-02, none-12
+    dataset.write_text("\n".join([lines[4], lines[14], lines[-1]]) + "\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
     env = {"QA_CORPUS_DIR": corpus, "QA_INDEX_DIR": tmp_path / "index", "QA_CACHE_DIR": cache_dir,
            "QA_REPORTS_DIR": tmp_path / "reports"}
@@ -69,7 +70,8 @@ def test_eval_retrieval_scores_three_modes_in_a_temporary_index(tmp_path, cache_
     (beir / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "title": t, "text": x}) + "\n"
                                                for k, (t, x) in docs.items()))
     (beir / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "Who licenses stablecoin issuers?"}) + "\n"
-                                        + json.dumps({"_id": "q2", "text": "Are coin offerings allowed in Korea?"}) + "\n")
+                                        + json.dumps({"_id": "q2", "text": "Are coin offerings allowed in Korea?"})
+                                        + "\n")
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\n")
     app_index = tmp_path / "app-index"
 

@@ -10,7 +10,7 @@ import pytest
 
 from qa.answer.extractive import MAX_UNITS, MAX_WORDS
 from qa.evaluate.qa_eval import QAEvaluator, load_questions
-from qa.settings import REPO_ROOT
+from tests.seed import REPO_ROOT
 
 DEV_SET = REPO_ROOT / "tests/eval/seed_questions.jsonl"
 GATE = {

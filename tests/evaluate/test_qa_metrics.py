@@ -7,7 +7,14 @@ import pytest
 
 from qa.answer.extractive import Answer, Citation
 from qa.evaluate.qa_eval import (
-    DatasetError, EvalQuestion, answer_contains, load_questions, normalise, percentile, score_answer, summarise,
+    DatasetError,
+    EvalQuestion,
+    answer_contains,
+    load_questions,
+    normalise,
+    percentile,
+    score_answer,
+    summarise,
 )
 
 GOLD = "Hong Kong releases ‘LEAP’ framework for digital assets"
@@ -124,7 +131,7 @@ def test_loading_rejects_repeated_ids_and_reads_the_kind(tmp_path):
 
 
 def test_the_development_set_loads():
-    from qa.settings import REPO_ROOT
+    from tests.seed import REPO_ROOT
 
     questions = load_questions(REPO_ROOT / "tests/eval/seed_questions.jsonl")
     assert len(questions) == 76 and sum(not q.answerable for q in questions) == 12

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from qa.answer.generate import GenerativeAnswerer
 from seed import LEAP_TITLE
+
+from qa.answer.generate import GenerativeAnswerer
 
 ETF_QUESTION = "What incentive does Hong Kong plan for tokenized ETFs?"
 

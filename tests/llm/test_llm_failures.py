@@ -3,10 +3,10 @@ the extractive answer from the retrieved passages."""
 from __future__ import annotations
 
 import pytest
-
-from qa.errors import ConfigError
-from qa.answer.generate import build_chat_model
 from seed import LEAP_TITLE
+
+from qa.answer.generate import build_chat_model
+from qa.errors import ConfigError
 from tests.servers import LOOPBACK, free_port
 
 ETF_QUESTION = "What incentive does Hong Kong plan for tokenized ETFs?"

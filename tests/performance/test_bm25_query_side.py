@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.index.store import BM25Index, _BM25_STOPWORDS, bm25_terms, bm25_tokenize, build_bm25
+from qa.index.bm25 import BM25Index, build_bm25
+from qa.text import BM25_STOPWORDS, bm25_terms, bm25_tokenize
 
 QUERIES = [
     "What did the SEC say about a spot Bitcoin ETF?",
@@ -31,7 +32,7 @@ def bm25_folder(texts, tmp_path_factory):
 def test_stop_words_are_those_of_bm25s():
     from bm25s.stopwords import STOPWORDS_EN
 
-    assert _BM25_STOPWORDS == set(STOPWORDS_EN)
+    assert BM25_STOPWORDS == set(STOPWORDS_EN)
 
 
 def test_terms_are_those_bm25s_makes(texts):

@@ -36,7 +36,7 @@ def test_a_text_repeated_in_one_call_is_embedded_once(make_settings, tmp_path):
     seen: list[str] = []
     encode = embedder._encode
     embedder._encode = lambda texts, show: (seen.extend(texts), encode(texts, show))[1]
-    vectors = embedder.encode([TEXTS[0], TEXTS[1], TEXTS[0]])
+    vectors = embedder.encode([TEXTS[0], TEXTS[1], TEXTS[0]], use_cache=True)
     assert sorted(seen) == sorted(TEXTS[:2])
     assert np.array_equal(vectors[0], vectors[2])
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from reliability_scenarios import QAProcess
 
 from qa.settings import Settings
-
-from reliability_scenarios import QAProcess
 
 
 @pytest.fixture

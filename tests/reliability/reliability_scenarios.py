@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.index import store
+from qa.index import local
+from qa.index.bm25 import BM25Index
 from qa.settings import Settings
 
 SEED_QUESTION = "What are the four pillars of Hong Kong's LEAP framework?"
@@ -124,16 +125,16 @@ def assert_index_holds_exactly_the_corpus(settings: Settings, embedder) -> None:
     from qa.ingest.chunk import Chunker
     from qa.ingest.load import load_corpus
 
-    generation = store.require_generation(settings.index_dir)
+    generation = local.current_generation(settings.index_dir)
     manifest = generation.manifest()
     table = generation.read_chunks()
     table_ids = [c.chunk_id for c in table]
     manifest_ids = [cid for article in manifest["articles"].values() for cid in article["chunks"]]
-    client = store.open_persistent_client(generation.folder / "chroma")
+    client = local.open_persistent_client(generation.folder / "chroma")
     try:
-        stored = store.get_collection(client).get(include=["documents"])
+        stored = local.get_collection(client).get(include=["documents"])
     finally:
-        store.release_client(client)
+        local.release_client(client)
     chroma_ids = stored["ids"]
     chroma_text = dict(zip(stored["ids"], stored["documents"]))
 
@@ -147,10 +148,10 @@ def assert_index_holds_exactly_the_corpus(settings: Settings, embedder) -> None:
     assert chroma_text == {c.chunk_id: c.text for c in table} == expected, "a stored chunk text is stale"
     bm25_count = json.loads((generation.folder / "bm25" / "count.json").read_text())["documents"]
     assert bm25_count == len(table)
-    assert store.BM25Index(generation.folder / "bm25", len(table)).scores("tokenized stablecoin").size == len(table)
+    assert BM25Index(generation.folder / "bm25", len(table)).scores("tokenized stablecoin").size == len(table)
     assert manifest["counts"] == {"articles": len(articles), "chunks": len(expected)}
 
-    folders = sorted(p.name for p in settings.index_dir.glob(f"{store.GENERATION_PREFIX}*"))
+    folders = sorted(p.name for p in settings.index_dir.glob(f"{local.GENERATION_PREFIX}*"))
     assert not [name for name in folders if name.endswith(".tmp")], f"unfinished generations left: {folders}"
     in_use = [generation.folder.name]
     previous = manifest.get("previous")

@@ -2,7 +2,6 @@
 readable is indexed, and `qa reindex` tells "all good" (0) from "some files failed" (1) and "could not run" (2)."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import select
@@ -14,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from qa.index import store
-from qa.errors import ConfigError
-from qa.ingest.load import MAX_FILE_MB, load_corpus
-
 from reliability_scenarios import run_qa
+
+from qa.errors import ConfigError
+from qa.index import local
+from qa.ingest.load import MAX_FILE_MB, load_corpus
+from tests.pdf import pdf_bytes
 
 GOOD_NAME = "good.md"
 GOOD_ARTICLE = """---
@@ -41,31 +40,6 @@ def corpus_with(tmp_path: Path, name: str, content: bytes | str | None = None) -
     elif content is not None:
         (corpus / name).write_bytes(content)
     return corpus
-
-
-def pdf_bytes(lines: list[str], title: str | None = None, user_password: str | None = None,
-              owner_password: str | None = None) -> bytes:
-    """A real one-page PDF whose text is `lines`, built with pypdf, optionally encrypted."""
-    from pypdf import PdfWriter
-    from pypdf.generic import DictionaryObject, NameObject, StreamObject
-
-    writer = PdfWriter()
-    page = writer.add_blank_page(612, 792)
-    font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
-                             NameObject("/BaseFont"): NameObject("/Helvetica")})
-    page[NameObject("/Resources")] = DictionaryObject(
-        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})})
-    shown = " 0 -16 Td ".join(f"({line}) Tj" for line in lines)
-    content = StreamObject()
-    content.set_data(f"BT /F1 12 Tf 72 720 Td {shown} ET".encode("latin-1"))
-    page[NameObject("/Contents")] = writer._add_object(content)
-    if title:
-        writer.add_metadata({"/Title": title})
-    if user_password is not None:
-        writer.encrypt(user_password=user_password, owner_password=owner_password)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
 
 
 def only_problem(result, path: str):
@@ -142,7 +116,7 @@ def test_malformed_front_matter_is_reported_with_its_line(tmp_path):
 
 
 def test_front_matter_of_the_wrong_types_is_indexed_without_those_fields(tmp_path):
-    wrong = "---\ntitle: [1, 2]\npublished: yesterday\n---\nThe SEC dropped its case against the exchange.\n"
+    wrong = "---\ntitle: [1, 2]\npublished: last spring\n---\nThe SEC dropped its case against the exchange.\n"
 
     result = load_corpus(corpus_with(tmp_path, "sec-case.md", wrong))
 
@@ -150,7 +124,7 @@ def test_front_matter_of_the_wrong_types_is_indexed_without_those_fields(tmp_pat
     assert (article.title, article.published) == ("sec case", None)
     reasons = sorted(p.reason for p in result.problems if p.path == "sec-case.md")
     assert [p.skipped for p in result.problems] == [False, False]
-    assert reasons[0].startswith("front matter field 'published' is 'yesterday', not a date")
+    assert reasons[0].startswith("front matter field 'published' is 'last spring', not a date")
     assert reasons[1].startswith("front matter field 'title' must be text, got list")
 
 
@@ -321,7 +295,8 @@ def test_jsonl_lines_with_the_same_id_keep_the_first(tmp_path):
 
 
 def test_a_missing_corpus_folder_is_a_setup_error_not_an_empty_corpus(tmp_path):
-    with pytest.raises(ConfigError, match=r"the corpus folder .*nowhere does not exist; create it or set QA_CORPUS_DIR"):
+    expected = r"the corpus folder .*nowhere does not exist; create it or set QA_CORPUS_DIR"
+    with pytest.raises(ConfigError, match=expected):
         load_corpus(tmp_path / "nowhere")
 
 
@@ -336,7 +311,7 @@ def bad_corpus(corpus: Path) -> dict[str, str]:
     with (corpus / "dump.txt").open("wb") as fh:
         fh.truncate(50_000_000)  # the size check runs before any byte is read
     (corpus / "mica.md").write_text("---\ntitle: [MiCA\n---\nThe EU's MiCA rules apply in full.\n")
-    (corpus / "sec-case.md").write_text("---\ntitle: [1, 2]\npublished: yesterday\n---\nThe SEC dropped its case.\n")
+    (corpus / "sec-case.md").write_text("---\ntitle: [1, 2]\npublished: last spring\n---\nThe SEC dropped its case.\n")
     (corpus / "copy-of-good.md").write_text(GOOD_ARTICLE, encoding="utf-8")
     os.symlink("loop-b.md", corpus / "loop-a.md")
     os.symlink("loop-a.md", corpus / "loop-b.md")
@@ -345,8 +320,10 @@ def bad_corpus(corpus: Path) -> dict[str, str]:
     (corpus / "fsa.pdf").write_bytes(whole)
     (corpus / "fsa-corrupt.pdf").write_bytes(whole[: len(whole) // 2])
     (corpus / "fsa-locked.pdf").write_bytes(pdf_bytes(["Locked."], user_password="pw"))
-    (corpus / "index.html").write_text("<html><body><nav><a href='/'>Home</a> <a href='/m'>Markets</a></nav></body></html>")
-    (corpus / "bulk.jsonl").write_text(json.dumps({"id": "a1", "text": "Brazil's central bank set crypto broker rules."})
+    (corpus / "index.html").write_text(
+        "<html><body><nav><a href='/'>Home</a> <a href='/m'>Markets</a></nav></body></html>")
+    (corpus / "bulk.jsonl").write_text(json.dumps({"id": "a1",
+                                                   "text": "Brazil's central bank set crypto broker rules."})
                                        + '\n{"id": "a2", "text": "cut\n'
                                        + json.dumps({"id": "a3", "text": "Dubai's VARA granted two licences."}) + "\n")
     return {
@@ -370,14 +347,14 @@ def test_qa_reindex_indexes_every_readable_file_and_exits_1_naming_each_failure(
     assert all(failed[path].startswith(start) for path, start in failures.items()), failed
     warned = [line for line in run.stderr.splitlines() if line.startswith("warning: ")]
     assert sorted(w.split(": ")[1] for w in warned) == [GOOD_NAME, "sec-case.md", "sec-case.md"]
-    manifest = store.require_generation(settings.index_dir).manifest()
+    manifest = local.current_generation(settings.index_dir).manifest()
     assert sorted(manifest["articles"]) == ["amf.txt", "bulk.jsonl#a1", "bulk.jsonl#a3", "copy-of-good.md",
                                             "fsa.pdf", "korea.txt", "sec-case.md"]
     assert "Traceback" not in run.stderr
 
 
 def test_qa_reindex_exits_2_when_it_cannot_run_and_leaves_the_index_alone(seed_copy):
-    current = store.current_generation(seed_copy.index_dir).folder.name
+    current = local.current_generation(seed_copy.index_dir).folder.name
     missing = seed_copy.model_copy(update={"corpus_dir": seed_copy.corpus_dir.parent / "unmounted"})
 
     no_corpus = run_qa(["reindex", "--quiet"], missing)
@@ -388,4 +365,4 @@ def test_qa_reindex_exits_2_when_it_cannot_run_and_leaves_the_index_alone(seed_c
         f"error: the corpus folder {missing.corpus_dir} does not exist; create it or set QA_CORPUS_DIR")
     assert "error: invalid setting: QA_CHUNK_TOKENS: " in bad_setting.stderr
     assert "Traceback" not in no_corpus.stderr + bad_setting.stderr
-    assert store.current_generation(seed_copy.index_dir).folder.name == current
+    assert local.current_generation(seed_copy.index_dir).folder.name == current

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from reliability_scenarios import SEED_QUESTION
 
 from qa.answer.extractive import ABSTAIN_MESSAGE
 from qa.errors import QuestionError
 from qa.pipeline import MAX_QUESTION_CHARS
-
-from reliability_scenarios import SEED_QUESTION
 
 LEAP_TITLE = "Hong Kong releases ‘LEAP’ framework for digital assets"
 HUGE = ("What are the four pillars of Hong Kong's LEAP framework? " * 1800)[:100_000]
@@ -82,7 +81,7 @@ def test_qa_ask_answers_or_refuses_every_bad_question_without_a_traceback(seed_s
     processes = {name: qa_process(args, seed_settings) for name, args in asks.items()}
     results = {name: (*process.finish(), process.stderr) for name, process in processes.items()}
 
-    for name, (status, stdout, stderr) in results.items():
+    for name, (_status, _stdout, stderr) in results.items():
         assert "Traceback" not in stderr, name
     for name in ("empty", "blank"):
         status, stdout, stderr = results[name]

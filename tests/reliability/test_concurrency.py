@@ -6,15 +6,20 @@ import json
 import threading
 
 import pytest
+from reliability_scenarios import (
+    NEW_ARTICLE,
+    NEW_ARTICLE_QUESTION,
+    SEED_QUESTION,
+    answer_record,
+    assert_index_holds_exactly_the_corpus,
+    change_corpus,
+)
 
-from qa.index import store
 from qa.errors import ReindexBusyError
-from qa.pipeline import Pipeline
+from qa.index import local
 from qa.index.reindex import reindex
+from qa.pipeline import Pipeline
 from qa.search.retrieve import Filters, Retriever
-
-from reliability_scenarios import (NEW_ARTICLE, NEW_ARTICLE_QUESTION, SEED_QUESTION, answer_record,
-                                   assert_index_holds_exactly_the_corpus, change_corpus)
 
 
 class AskingLoop:
@@ -33,7 +38,7 @@ class AskingLoop:
             except Exception as exc:  # the test reports every failure, whatever its kind
                 self.errors.append(repr(exc))
 
-    def __enter__(self) -> "AskingLoop":
+    def __enter__(self) -> AskingLoop:
         self._thread.start()
         return self
 
@@ -109,7 +114,7 @@ def test_a_reader_of_the_previous_generation_keeps_answering(seed_copy, embedder
 
     hits = Retriever._dense(index, vector, 5, Filters())
 
-    assert index.generation.folder.exists()  # store.KEEP_OLD_GENERATIONS keeps it
+    assert index.folder.exists()  # local.KEEP_OLD_GENERATIONS keeps it
     assert hits and index.chunks[hits[0][0]].title.startswith("Hong Kong releases")
 
 
@@ -131,12 +136,12 @@ class ReindexingEmbedder:
 
 
 def test_a_search_whose_generation_is_deleted_midway_uses_the_new_one(seed_copy, embedder):
-    retriever = Retriever(seed_copy, ReindexingEmbedder(embedder, seed_copy, store.KEEP_OLD_GENERATIONS + 1))
-    opened = retriever.reader.snapshot().generation.folder
+    retriever = Retriever(seed_copy, ReindexingEmbedder(embedder, seed_copy, local.KEEP_OLD_GENERATIONS + 1))
+    opened = retriever.reader.snapshot().folder
 
     result = retriever.search(NEW_ARTICLE_QUESTION)
 
     assert result.hits and result.hits[0].chunk.title.startswith("Ruritania")
-    assert retriever.reader.generation_name == store.current_generation(seed_copy.index_dir).folder.name
+    assert retriever.reader.generation_name == local.current_generation(seed_copy.index_dir).folder.name
     assert not opened.exists(), "the search wrote into the deleted generation"
     assert_index_holds_exactly_the_corpus(seed_copy, embedder)

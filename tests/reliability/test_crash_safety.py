@@ -6,18 +6,17 @@ QA_TEST_PAUSE_AT stops the process at a named point (see `Settings.test_pause_at
 from __future__ import annotations
 
 import pytest
-
-from qa.index import store
-from qa.pipeline import Pipeline
-from qa.index.reindex import reindex
-
 from reliability_scenarios import SEED_QUESTION, answer_record, assert_index_holds_exactly_the_corpus, change_corpus
+
+from qa.index import local
+from qa.index.reindex import reindex
+from qa.pipeline import Pipeline
 
 
 @pytest.mark.parametrize("point", ["embed", "chroma", "bm25", "publish"])
 def test_kill_9_during_reindex_loses_nothing(point, seed_copy, embedder, qa_process):
     before = answer_record(Pipeline(seed_copy, embedder=embedder).ask(SEED_QUESTION))
-    current_before = store.current_generation(seed_copy.index_dir).folder.name
+    current_before = local.current_generation(seed_copy.index_dir).folder.name
     change_corpus(seed_copy.corpus_dir)
 
     process = qa_process(["reindex", "--quiet"], seed_copy, QA_TEST_PAUSE_AT=point)
@@ -26,7 +25,7 @@ def test_kill_9_during_reindex_loses_nothing(point, seed_copy, embedder, qa_proc
 
     # The index in use is untouched and answers as before; the dead reindex's folder is still there.
     assert process.proc.returncode == -9
-    assert store.current_generation(seed_copy.index_dir).folder.name == current_before
+    assert local.current_generation(seed_copy.index_dir).folder.name == current_before
     leftovers = [p.name for p in seed_copy.index_dir.glob("gen-*") if p.name != current_before]
     assert leftovers, "the killed reindex left no half-written generation: the kill missed its target"
     assert answer_record(Pipeline(seed_copy, embedder=embedder).ask(SEED_QUESTION)) == before

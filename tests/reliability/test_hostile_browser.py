@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from qa.settings import REPO_ROOT, Settings
+from qa.settings import Settings
+from tests.seed import REPO_ROOT
 
 # The UI tests' server and browser fixtures, here run on this module's `hostile_settings`.
 from tests.ui.conftest import page, streamlit_server  # noqa: F401  (`browser` comes from tests/servers.py)

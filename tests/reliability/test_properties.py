@@ -2,7 +2,6 @@
 handling take any input without an unhandled exception, and keep their promises on all of it."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import time
@@ -13,8 +12,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from qa.answer.extractive import AnswerSentence, render_answer
-from qa.ingest.chunk import Chunker, split_units
 from qa.errors import LLMError
+from qa.ingest.chunk import Chunker, split_units
 from qa.ingest.load import RELATIVE_DATE, Article, LoadProblem, UnreadableFile, decode_text, load_file, parse_iso_date
 
 THOUSAND = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -105,7 +104,8 @@ def test_markdown_loads_as_an_article_with_valid_fields_or_is_refused(scratch, f
 
 # --- JSONL bulk files -------------------------------------------------------------------------------------
 
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+JSON_VALUES = st.recursive(JSON_SCALARS,
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
                                                                                        max_size=3), max_leaves=6)
 ROWS = st.fixed_dictionaries(

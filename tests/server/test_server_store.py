@@ -3,11 +3,11 @@ holds exactly the chunks Chroma holds, and a server that is down is named in the
 from __future__ import annotations
 
 import pytest
+from seed import LEAP_TITLE
 
 from qa.errors import ConfigError
+from qa.index.server import ChromaServer
 from qa.pipeline import Pipeline
-from qa.index.server_store import ServerStore
-from seed import LEAP_TITLE
 
 pytestmark = pytest.mark.server
 
@@ -25,8 +25,12 @@ Issuers must hold reserves of moon rock worth twice the tokens in circulation, t
 """
 
 
+def server(settings) -> ChromaServer:
+    return ChromaServer(settings.chroma_host, settings.chroma_port)
+
+
 def server_chunk_ids(settings) -> set[str]:
-    return set(ServerStore(settings).chunks().get(include=[])["ids"])
+    return set(server(settings).chunks().get(include=[])["ids"])
 
 
 def test_reindex_through_the_server_answers_with_a_citation_and_leaves_no_local_index(server_pipeline,
@@ -61,7 +65,7 @@ def test_an_incremental_reindex_deletes_the_chunks_of_removed_and_changed_articl
     leap.write_text(leap.read_text(encoding="utf-8")[:1500], encoding="utf-8")
 
     report = server_pipeline.reindex()
-    manifest = ServerStore(server_settings).manifest()
+    manifest = server(server_settings).manifest()
 
     assert (report.removed, report.updated, report.unchanged) == (1, 1, 2)
     assert server_chunk_ids(server_settings) == {cid for a in manifest["articles"].values() for cid in a["chunks"]}
@@ -70,12 +74,12 @@ def test_an_incremental_reindex_deletes_the_chunks_of_removed_and_changed_articl
 
 
 def test_a_reindex_interrupted_halfway_is_followed_by_a_full_rebuild(server_pipeline, server_settings):
-    ServerStore(server_settings)._mark_dirty()  # what a reindex killed after its first write leaves behind
+    server(server_settings).mark_dirty()  # what a reindex killed after its first write leaves behind
 
     report = server_pipeline.reindex()
 
     assert (report.added, report.unchanged) == (4, 0)  # the old manifest is not trusted
-    assert ServerStore(server_settings).header()["dirty"] is False
+    assert server(server_settings).header()["dirty"] is False
     assert {c.chunk_id for c in server_pipeline.reader.refresh().chunks} == server_chunk_ids(server_settings)
 
 

@@ -11,12 +11,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from qa.settings import REPO_ROOT, Settings
+from qa.settings import Settings
+from tests.seed import REPO_ROOT
 
 APP = REPO_ROOT / "ui" / "app.py"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -38,7 +39,7 @@ The Ruritania Monetary Authority banned the zorblax token on 1 May 2025. <script
 The ban on the zorblax token follows losses at <img src=x onerror="window.__pwned='img'"> three exchanges.
 Traders of the zorblax token can read the notice [here](javascript:window.__pwned='link') or <a href="javascript:window.__pwned='a'">there</a>.
 Prices of the zorblax token fell by $5 and :red[colour] and **bold** markers are just text.
-"""
+"""  # noqa: E501 - an article's lines are as long as the article has them
 HOSTILE_QUESTION = "Why did Ruritania ban the zorblax token?"
 
 

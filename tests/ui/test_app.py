@@ -59,7 +59,8 @@ def test_follow_up_is_combined_with_the_previous_question_and_shown(app):
     ask(app, "and when does it start?")
 
     searched = [unescape(c.value) for c in app.caption if c.value.startswith("Searched for")]
-    assert searched == ["Searched for: What is Hong Kong's new licensing regime for stablecoin issuers? and when does it start?"]
+    assert searched == [
+        "Searched for: What is Hong Kong's new licensing regime for stablecoin issuers? and when does it start?"]
     assert len(answers(app)) == 2
     assert "Aug. 1" in answers(app)[1]
     assert source_titles(app).count(LEAP_TITLE) >= 2  # both answers cite the LEAP article

@@ -19,7 +19,7 @@ def make_answer() -> Answer:
 
 def test_record_holds_question_answer_citations_mode_and_time():
     record = feedback_record(make_answer(), "up", answer_id="a1",
-                             now=dt.datetime(2025, 7, 1, 12, 0, tzinfo=dt.timezone.utc))
+                             now=dt.datetime(2025, 7, 1, 12, 0, tzinfo=dt.UTC))
 
     assert record == {
         "time": "2025-07-01T12:00:00+00:00", "rating": "up", "answer_id": "a1",

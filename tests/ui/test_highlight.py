@@ -1,9 +1,15 @@
 """A cited passage splits into plain and highlighted segments that join back into the passage."""
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+import sys
 
-from qa.highlight import Segment, highlight_segments
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.seed import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "ui"))
+from highlight import Segment, highlight_segments  # noqa: E402  (ui/ is the app's folder)
 
 
 def test_cited_sentence_is_the_highlighted_segment():

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from qa.answer.extractive import Answer, AnswerSentence, Citation
-from qa.settings import REPO_ROOT
+from tests.seed import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "ui"))
 import render  # noqa: E402  (ui/ is the app's folder, put on the path by `streamlit run`)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import render
 import streamlit as st
 
-import render
 from qa.settings import load_settings
 
 REPORT_JSON = "eval-latest.json"

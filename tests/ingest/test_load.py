@@ -3,8 +3,7 @@ import json
 
 import pytest
 
-from qa.ingest.load import decode_text, load_corpus, UnreadableFile
-
+from qa.ingest.load import UnreadableFile, decode_text, load_corpus
 from tests.seed import LEAP_TITLE, SEED_CORPUS
 
 
@@ -15,7 +14,23 @@ def test_seed_corpus_loads_four_articles_with_front_matter():
     assert len(by_title) == 4
     leap = by_title[LEAP_TITLE]
     assert (leap.published, leap.source, leap.category) == ("2025-06-27", "CoinNess", "Policy & Regulation")
-    assert by_title["South Korea plans to revive crypto ICOs under stricter disclosure and oversight rules"].published == "6 days ago"
+    # The seed page said "6 days ago" and gives no time it was saved: the article is kept undated.
+    korea = by_title["South Korea plans to revive crypto ICOs under stricter disclosure and oversight rules"]
+    assert korea.published is None
+
+
+def test_a_relative_date_is_resolved_against_the_retrieval_time_in_front_matter(tmp_path):
+    (tmp_path / "a.md").write_text('---\ntitle: A\npublished: "6 days ago"\nretrieved: "2025-12-10T08:00:00Z"\n---\n\n'
+                                   "The FSC proposed rules.\n")
+    (tmp_path / "b.md").write_text('---\ntitle: B\npublished: yesterday\nretrieved: 2025-12-10\n---\n\n'
+                                   "The FSC spoke.\n")
+    (tmp_path / "c.md").write_text('---\ntitle: C\npublished: "3 hours ago"\n---\n\nNo retrieval time here.\n')
+
+    by_title = {a.title: a for a in load_corpus(tmp_path).articles}
+
+    assert by_title["A"].published == "2025-12-04"
+    assert by_title["B"].published == "2025-12-09"
+    assert by_title["C"].published == "3 hours ago" and by_title["C"].published_date is None
 
 
 def test_seed_articles_hold_article_text_only():
@@ -60,13 +75,14 @@ def test_html_page_yields_title_and_main_text_without_navigation(tmp_path):
 
 def test_pdf_text_is_extracted(tmp_path):
     from pypdf import PdfWriter
-    from pypdf.generic import NameObject, DecodedStreamObject, DictionaryObject
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
     writer = PdfWriter()
     page = writer.add_blank_page(width=600, height=200)
     font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
                              NameObject("/BaseFont"): NameObject("/Helvetica")})
-    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+    fonts = DictionaryObject({NameObject("/F1"): font})
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
     stream = DecodedStreamObject()
     stream.set_data(b"BT /F1 12 Tf 20 100 Td (The FCA registers crypto firms in the UK.) Tj ET")
     page[NameObject("/Contents")] = writer._add_object(stream)
@@ -93,7 +109,8 @@ def test_jsonl_loads_our_fields_and_beir_lines(tmp_path):
 
 
 def test_jsonl_broken_line_is_reported_and_the_rest_loaded(tmp_path):
-    (tmp_path / "bulk.jsonl").write_text('{"title": "ok", "text": "fine"}\n{not json\n{"title": "ok2", "text": "also fine"}\n')
+    (tmp_path / "bulk.jsonl").write_text(
+        '{"title": "ok", "text": "fine"}\n{not json\n{"title": "ok2", "text": "also fine"}\n')
     result = load_corpus(tmp_path)
     assert [a.title for a in result.articles] == ["ok", "ok2"]
     assert [(p.path, p.skipped) for p in result.problems] == [("bulk.jsonl:2", True)]

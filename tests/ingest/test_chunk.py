@@ -1,7 +1,6 @@
 """Chunking: within the model window, on sentence boundaries, with overlap, offsets and stable ids."""
 from qa.ingest.chunk import Chunker, split_sentences, split_units
 from qa.ingest.load import Article, load_corpus
-
 from tests.seed import SEED_CORPUS
 
 
@@ -61,5 +60,6 @@ def test_chunk_ids_are_deterministic(embedder):
     art = load_corpus(SEED_CORPUS).articles[0]
     chunker = Chunker(embedder.count_tokens)
     first, second = chunker.chunk(art), chunker.chunk(art)
-    assert [c.chunk_id for c in first] == [c.chunk_id for c in second] == [f"{art.article_id}::{i}" for i in range(len(first))]
+    expected_ids = [f"{art.article_id}::{i}" for i in range(len(first))]
+    assert [c.chunk_id for c in first] == [c.chunk_id for c in second] == expected_ids
     assert all(c.title == art.title and c.published == art.published for c in first)

@@ -3,8 +3,8 @@ while rendering every character of the article as text, never as markup.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass(frozen=True)

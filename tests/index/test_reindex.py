@@ -4,21 +4,20 @@ import shutil
 
 import pytest
 
-from qa.index import store
 from qa.errors import ReindexBusyError
+from qa.index import local
 from qa.index.reindex import reindex, reindex_lock
-
 from tests.seed import SEED_CORPUS
 
 
 def index_contents(settings):
     """(chunk ids in Chroma, chunk ids in the BM25 chunk table, chunk ids in the manifest)."""
-    generation = store.current_generation(settings.index_dir)
-    client = store.open_persistent_client(generation.folder / "chroma")
+    generation = local.current_generation(settings.index_dir)
+    client = local.open_persistent_client(generation.folder / "chroma")
     try:
-        chroma_ids = store.get_collection(client).get(include=[])["ids"]
+        chroma_ids = local.get_collection(client).get(include=[])["ids"]
     finally:
-        store.release_client(client)
+        local.release_client(client)
     table_ids = [c.chunk_id for c in generation.read_chunks()]
     bm25_docs = json.loads((generation.folder / "bm25" / "count.json").read_text())["documents"]
     assert bm25_docs == len(table_ids)
@@ -48,11 +47,11 @@ def test_first_reindex_adds_every_article(corpus_settings, embedder):
 
 def test_second_reindex_changes_nothing(corpus_settings, embedder):
     reindex(corpus_settings, embedder=embedder)
-    before = store.current_generation(corpus_settings.index_dir).folder
+    before = local.current_generation(corpus_settings.index_dir).folder
     report = reindex(corpus_settings, embedder=embedder)
     assert (report.added, report.updated, report.removed, report.unchanged) == (0, 0, 0, 4)
     assert not report.changed
-    assert store.current_generation(corpus_settings.index_dir).folder == before
+    assert local.current_generation(corpus_settings.index_dir).folder == before
     assert "unchanged 4" in report.summary()
 
 
@@ -71,7 +70,7 @@ def test_add_edit_delete_are_applied_incrementally(corpus_settings, embedder):
     ids = assert_consistent(corpus_settings)
     assert not any(i.startswith("hong-kong-crypto-property.md") for i in ids)
     assert any(i.startswith("new.md::") for i in ids)
-    texts = {c.chunk_id: c.text for c in store.current_generation(corpus_settings.index_dir).read_chunks()}
+    texts = {c.chunk_id: c.text for c in local.current_generation(corpus_settings.index_dir).read_chunks()}
     assert any("$4.10" in t for t in texts.values()) and not any("$3.48" in t for t in texts.values())
 
 
@@ -95,7 +94,7 @@ def test_old_generations_are_cleaned_up(corpus_settings, embedder):
         (corpus_settings.corpus_dir / f"extra{i}.md").write_text(f"# Extra {i}\n\nThe SFC said thing {i}.")
         reindex(corpus_settings, embedder=embedder)
     folders = list(corpus_settings.index_dir.glob("gen-*"))
-    assert len(folders) == 1 + store.KEEP_OLD_GENERATIONS
+    assert len(folders) == 1 + local.KEEP_OLD_GENERATIONS
 
 
 def test_a_second_reindex_refuses_while_one_holds_the_lock(corpus_settings, embedder):
@@ -118,11 +117,11 @@ def test_embed_and_store_writes_every_chunk_once_with_its_vector(embedder, monke
     writes overlap the encoder. Either way every chunk arrives once, with the vector of its own text."""
     import numpy as np
 
-    from qa.index import reindex as reindex_module
+    from qa.index import backend as backend_module
     from qa.ingest.chunk import Chunk
 
-    monkeypatch.setattr(reindex_module, "EMBED_BATCH", 4)
-    monkeypatch.setattr(reindex_module, "WRITE_BATCH", 10)
+    monkeypatch.setattr(backend_module, "EMBED_BATCH", 4)
+    monkeypatch.setattr(backend_module, "WRITE_BATCH", 10)
     chunks = [
         Chunk(chunk_id=f"a{i}.md::0", article_id=f"a{i}.md", index=0, text=f"Passage number {i} on stablecoins.",
               start=0, end=33, title=f"Title {i}", path=f"a{i}.md", published=None, published_date=None,
@@ -131,9 +130,9 @@ def test_embed_and_store_writes_every_chunk_once_with_its_vector(embedder, monke
     ]
     calls: list[dict] = []
     steps: list[int] = []
-    reindex_module.embed_and_store(embedder, lambda **batch: calls.append(batch), chunks, batch_limit=5000,
-                                   progress=lambda stage, done, total: steps.append(done), show_progress=False,
-                                   overlap=overlap)
+    backend_module.embed_and_store(embedder, lambda **batch: calls.append(batch), chunks, batch_limit=5000,
+                                    progress=lambda stage, done, total: steps.append(done), show_progress=False,
+                                    overlap=overlap)
     written = [cid for call in calls for cid in call["ids"]]
     assert sorted(written) == sorted(c.chunk_id for c in chunks)
     assert steps == [4, 8, 12, 16, 20, 23]

@@ -3,9 +3,10 @@ import datetime as dt
 
 import pytest
 
+from qa import HybridRetriever
+from qa.errors import QuestionError
 from qa.ingest.chunk import Chunk
-from qa.search.retrieve import Filters, as_langchain_retriever, fuse
-
+from qa.search.retrieve import Filters, fuse
 from tests.seed import KOREA_TITLE, LEAP_TITLE, PROPERTY_TITLE, WEMIX_TITLE
 
 
@@ -63,9 +64,15 @@ def test_rrf_adds_reciprocal_ranks():
 def test_langchain_retriever_returns_documents_with_metadata(seed_pipeline):
     from langchain_core.retrievers import BaseRetriever
 
-    retriever = as_langchain_retriever(seed_pipeline.retriever, k=2)
+    retriever = HybridRetriever(qa_retriever=seed_pipeline.retriever, k=2)
     assert isinstance(retriever, BaseRetriever)
     documents = retriever.invoke("What does LEAP stand for?")
     assert len(documents) == 2
     assert documents[0].metadata["title"] == LEAP_TITLE
     assert documents[0].metadata["chunk_id"].startswith("hong-kong-leap-framework.md::")
+
+
+@pytest.mark.parametrize("k", [0, -3])
+def test_a_search_for_fewer_than_one_passage_is_refused(seed_pipeline, k):
+    with pytest.raises(QuestionError, match="at least 1"):
+        seed_pipeline.ask("What does the LEAP acronym stand for?", k=k)
