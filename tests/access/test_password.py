@@ -9,7 +9,8 @@ import pytest
 
 from qa.access import PasswordGate, access_policy, hash_password, is_loopback, oidc_role, verify_password
 from qa.errors import ConfigError
-from qa.settings import REPO_ROOT, Settings
+from qa.settings import Settings
+from tests.seed import REPO_ROOT
 
 PASSWORD = "correct horse battery"
 # Cheap parameters keep the tests fast; the format and the check are the same as with the defaults.

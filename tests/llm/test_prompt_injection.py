@@ -14,7 +14,7 @@ import pytest
 
 from qa.answer.generate import SYSTEM_PROMPT, USER_PROMPT, GenerativeAnswerer
 from qa.pipeline import Pipeline
-from qa.settings import REPO_ROOT
+from tests.seed import REPO_ROOT
 
 pytestmark = pytest.mark.llm
 
