@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
+    p = commands.add_parser("hash-password", help="make QA_ADMIN_PASSWORD_HASH from a password (prompt or stdin)")
+    p.set_defaults(func=cmd_hash_password)
+
     try:
         from qa.evaluate.cli import add_eval_parser
     except ImportError:  # the evaluation package is optional for the app
@@ -209,6 +212,24 @@ def cmd_status(args, settings) -> int:
               f"({status['index_dir']})")
         for problem in status["problems"]:
             print(f"  problem: {problem}")
+    return 0
+
+
+def cmd_hash_password(args, settings) -> int:
+    """Prints the salted scrypt hash of a password typed twice at a prompt, or of stdin's first line."""
+    import getpass
+
+    from qa.access import hash_password
+    from qa.errors import ConfigError
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Admin password: ")
+        if getpass.getpass("Again: ") != password:
+            raise ConfigError("the two passwords differ; run `qa hash-password` again")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    print(hash_password(password))
+    print("Set it as QA_ADMIN_PASSWORD_HASH (environment or .env) and restart the app.", file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The app never downloads weights or phones home: these libraries read their own switches from the
@@ -18,6 +18,16 @@ for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("
                       ("TOKENIZERS_PARALLELISM", "false"), ("HF_HUB_DISABLE_TELEMETRY", "1"),
                       ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error")):
     os.environ.setdefault(_name, _value)
+
+
+class LLMServer(BaseModel):
+    """One LLM server an admin may choose in the UI (an entry of `QA_LLM_SERVERS`); the UI shows its name only."""
+
+    name: str = Field(min_length=1, description="Shown in the UI; the only thing a browser ever sees of it.")
+    llm: Literal["openai", "ollama", "llamacpp"] = "openai"
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
 
 
 class Settings(BaseSettings):
@@ -81,6 +91,25 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(4, ge=1, le=32, description="Requests under way at once, over all hosts.")
     fetch_log: Path = Field(Path("logs/fetch.jsonl"),
                             description="`qa add` and `qa sync` append one JSON line per URL here.")
+    # --- serving to a team (roles, allowed LLM servers, limits, audit) ---
+    admin_password_hash: str | None = Field(
+        None, description="Admin sign-in password as made by `qa hash-password` (scrypt, salted); unset: no password.")
+    admin_emails: list[str] = Field(
+        default_factory=list,
+        description="With Streamlit OIDC sign-in: the e-mail addresses that are admins (JSON list); empty: anyone "
+                    "the identity provider signs in.")
+    admin_lockout_failures: int = Field(5, ge=1, description="Wrong admin passwords in a row before the lockout.")
+    admin_lockout_s: float = Field(900.0, gt=0, description="Seconds password sign-in stays locked after that.")
+    llm_servers: list[LLMServer] = Field(
+        default_factory=list,
+        description="The LLM servers admins may choose in the UI (JSON list of {name, llm, base_url, model, "
+                    "api_key}); empty: only the one configured by QA_LLM / QA_LLM_BASE_URL / QA_LLM_MODEL.")
+    max_cached_pipelines: int = Field(3, ge=1, le=32, description="Pipelines kept in memory (least recently used go).")
+    questions_per_minute: int = Field(10, ge=1, description="Questions one browser session may ask per minute.")
+    max_upload_files: int = Field(10, ge=1, description="Files one upload may hold.")
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest uploaded file, in MB.")
+    audit_path: Path | None = Field(
+        None, description="JSONL log of admin actions; unset: audit.jsonl beside the feedback file.")
     log_level: str = Field("WARNING", description="Logging level of the `qa` command.")
     test_pause_at: Literal["embed", "chroma", "bm25", "publish"] | None = Field(
         None,
@@ -93,6 +122,15 @@ class Settings(BaseSettings):
     def _anchored_in_working_directory(cls, path: Path) -> Path:
         # Made absolute once, so that a later change of directory (Streamlit, a thread) cannot move the index.
         return Path.cwd() / path.expanduser()
+
+    @field_validator("audit_path")
+    @classmethod
+    def _audit_path_anchored(cls, path: Path | None) -> Path | None:
+        return None if path is None else Path.cwd() / path.expanduser()
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.audit_path or self.feedback_path.parent / "audit.jsonl"
 
 
 def load_settings(**overrides) -> Settings:

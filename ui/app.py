@@ -13,13 +13,18 @@ import render
 import streamlit as st
 from pydantic import ValidationError
 
+from qa import admin
+from qa.access import AccessPolicy, PasswordGate, Role, access_policy, oidc_role
 from qa.answer.extractive import Answer
+from qa.audit import record_action
 from qa.errors import QAError
 from qa.feedback import record_feedback
 from qa.index.embed import Embedder
 from qa.index.reindex import ReindexReport
 from qa.ingest.load import SUPPORTED_SUFFIXES
-from qa.ingest.upload import Upload, UploadError, add_to_corpus
+from qa.ingest.upload import Upload, UploadError
+from qa.limits import PipelineCache, QuestionRateLimit, check_upload_batch
+from qa.llm_servers import ServerChoice, server_names, settings_for_server
 from qa.pipeline import IndexStatus, Pipeline
 from qa.search.retrieve import Filters
 from qa.settings import Settings, load_settings
@@ -35,12 +40,6 @@ SAMPLE_QUESTIONS = (
     "Is cryptocurrency property under Hong Kong law?",
     "Which exchange listed stWEMIX?",
 )
-LLM_LABELS = {
-    "extractive": "Extractive (offline, no LLM)",
-    "openai": "OpenAI-compatible server",
-    "ollama": "Ollama",
-    "llamacpp": "llama.cpp (local GGUF file)",
-}
 STAGE_LABELS = {"embed": "Embedding passages", "bm25": "Building the keyword index"}
 
 
@@ -55,6 +54,19 @@ class Choices:
     show_timings: bool
 
 
+@dataclass
+class Visitor:
+    """Who is using this session: a reader or an admin, and the name the audit log records for them."""
+
+    role: Role
+    who: str
+    policy: AccessPolicy
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
 # --- heavy objects, once per process -----------------------------------------------------------------------
 
 @st.cache_resource(show_spinner="Loading the embedding model…")
@@ -66,11 +78,27 @@ def shared_embedder(_settings: Settings, key: str) -> Embedder:
 
 
 @st.cache_resource(show_spinner=False)
-def shared_pipeline(_settings: Settings, key: str) -> Pipeline:
-    """One `Pipeline` per settings (`key` is their JSON); all sessions share it."""
-    model_key = _settings.model_dump_json(include={"embedding_model", "embedding_backend", "embedding_batch_size",
-                                                   "cache_dir"})
-    return Pipeline(_settings, embedder=shared_embedder(_settings, model_key))
+def shared_pipelines(max_entries: int) -> PipelineCache[Pipeline]:
+    """The process's pipelines, one per settings, at most `max_entries` (QA_MAX_CACHED_PIPELINES) kept."""
+    return PipelineCache(max_entries)
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    model_key = settings.model_dump_json(include={"embedding_model", "embedding_backend", "embedding_batch_size",
+                                                  "cache_dir"})
+    return Pipeline(settings, embedder=shared_embedder(settings, model_key))
+
+
+@st.cache_resource(show_spinner=False)
+def shared_server_choice(_settings: Settings, key: str) -> ServerChoice:
+    """The LLM server all sessions answer through, as an admin last chose it (`key`: the settings' JSON)."""
+    return ServerChoice(_settings)
+
+
+@st.cache_resource(show_spinner=False)
+def shared_password_gate(password_hash: str, failures: int, lockout_s: float) -> PasswordGate:
+    """One gate per process, so that a lockout holds for every session."""
+    return PasswordGate(password_hash, failures, lockout_s)
 
 
 def read_settings() -> Settings:
@@ -84,29 +112,116 @@ def read_settings() -> Settings:
 
 def pipeline_for(settings: Settings) -> Pipeline:
     try:
-        return shared_pipeline(settings, settings.model_dump_json())
+        return shared_pipelines(settings.max_cached_pipelines).get(settings.model_dump_json(),
+                                                                   lambda: build_pipeline(settings))
     except QAError as exc:
         st.error(render.md_escape(exc))
         st.stop()
 
 
+# --- who is asking ----------------------------------------------------------------------------------------
+
+def oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets.toml at all: Streamlit raises instead of answering False
+        return False
+
+
+def oidc_provider() -> str | None:
+    """The named provider of `[auth.<name>]` in secrets.toml, or None for the unnamed one."""
+    auth = st.secrets.get("auth", {})
+    named = [name for name, value in auth.items() if hasattr(value, "items")]
+    return named[0] if named else None
+
+
+def oidc_signed_in() -> bool:
+    # `st.user` has no `is_logged_in` key before Streamlit has read an [auth] section (AppTest, say): not signed in.
+    return bool(st.user.get("is_logged_in", False))
+
+
+def client_address() -> str:
+    try:
+        return st.context.ip_address or "local"
+    except Exception:
+        return "unknown"
+
+
+def current_visitor(settings: Settings) -> Visitor:
+    try:
+        policy = access_policy(settings, oidc_configured=oidc_configured(),
+                               server_address=st.get_option("server.address"))
+    except QAError as exc:
+        st.error(render.md_escape(exc))
+        st.stop()
+    if policy.mode == "single-user":
+        return Visitor("admin", "local user", policy)
+    if policy.mode == "oidc" and oidc_signed_in():
+        email = st.user.get("email")
+        return Visitor(oidc_role(settings, email), f"{email or st.user.get('name') or 'signed-in user'} (OIDC)",
+                       policy)
+    if policy.mode == "password" and st.session_state.get("admin_signed_in"):
+        return Visitor("admin", f"admin (password) from {client_address()}", policy)
+    return Visitor("reader", f"reader from {client_address()}", policy)
+
+
+def access_panel(settings: Settings, visitor: Visitor) -> None:
+    st.header("Access")
+    policy = visitor.policy
+    if policy.mode == "single-user":
+        st.caption(policy.explanation)
+    elif policy.mode == "admin-off":
+        st.warning(policy.explanation)
+    elif visitor.is_admin:
+        st.caption("Signed in as admin." if policy.mode == "password"
+                   else f"Signed in as admin: {render.md_escape(visitor.who)}.")
+        if st.button("Sign out", key="sign_out", width="stretch"):
+            sign_out(policy)
+    elif policy.mode == "oidc":
+        if oidc_signed_in():
+            st.caption(f"Signed in as {render.md_escape(visitor.who)}: a reader (not in QA_ADMIN_EMAILS).")
+            if st.button("Sign out", key="sign_out", width="stretch"):
+                sign_out(policy)
+        else:
+            st.caption("Reading and asking need no sign-in. " + policy.explanation)
+            if st.button("Sign in as admin", key="sign_in", width="stretch"):
+                st.login(oidc_provider())
+    else:
+        password_form(settings)
+
+
+def password_form(settings: Settings) -> None:
+    st.caption("Reading and asking need no sign-in. Admins reindex, upload and choose the LLM server.")
+    with st.form("admin_sign_in", clear_on_submit=True, border=False):
+        password = st.text_input("Admin password", type="password", key="admin_password")
+        submitted = st.form_submit_button("Sign in as admin", width="stretch")
+    if submitted:
+        gate = shared_password_gate(settings.admin_password_hash, settings.admin_lockout_failures,
+                                    settings.admin_lockout_s)
+        result = gate.sign_in(password, client_address())
+        if result.ok:
+            st.session_state["admin_signed_in"] = True
+            record_action(settings.audit_log_path, f"admin (password) from {client_address()}", "sign_in")
+            st.rerun()
+        record_action(settings.audit_log_path, f"from {client_address()}", "sign_in_failed")
+        st.error(result.message)
+
+
+def sign_out(policy: AccessPolicy) -> None:
+    st.session_state.pop("admin_signed_in", None)
+    if policy.mode == "oidc":
+        st.logout()
+    st.rerun()
+
+
 # --- sidebar ---------------------------------------------------------------------------------------------
 
-def sidebar(settings: Settings, pipeline: Pipeline, status: IndexStatus) -> Choices:
+def sidebar(settings: Settings, pipeline: Pipeline, status: IndexStatus, visitor: Visitor) -> Choices:
     with st.sidebar:
+        access_panel(settings, visitor)
         st.header("Answers")
-        modes = list(LLM_LABELS)
-        llm = st.selectbox("Answer mode", modes, index=modes.index(settings.llm), format_func=LLM_LABELS.get,
-                           key="llm", help="Extractive answers quote the articles and need no LLM.")
-        if llm != "extractive":
-            model = st.text_input("Model", value=settings.llm_model or "", key="llm_model",
-                                  help="Model name on the server, or the GGUF file path for llama.cpp.")
-            updates: dict = {"llm_model": model.strip() or None}
-            if llm in ("openai", "ollama"):
-                url = st.text_input("Server URL", value=settings.llm_base_url or "", key="llm_base_url",
-                                    placeholder="http://127.0.0.1:8080/v1")
-                updates["llm_base_url"] = url.strip() or None
-            settings = settings.model_copy(update=updates)
+        settings = answerer_panel(settings, visitor)
+        llm = settings.llm
         k = st.slider("Passages to retrieve", 1, max(20, settings.top_k), settings.top_k, key="top_k")
 
         st.header("Filters")
@@ -121,13 +236,38 @@ def sidebar(settings: Settings, pipeline: Pipeline, status: IndexStatus) -> Choi
         )
 
         st.header("Index")
-        index_panel(settings, pipeline, status)
-        upload_panel(settings, pipeline)
+        index_panel(settings, pipeline, status, visitor)
+        if visitor.is_admin:
+            upload_panel(settings, pipeline, visitor)
+            delete_panel(settings, pipeline, visitor)
 
         st.divider()
         show_timings = st.toggle("Show timings", key="show_timings", help="Retrieval and answer times per answer.")
         st.button("Clear the conversation", on_click=clear_conversation, width="stretch")
     return Choices(settings=settings, llm=llm, k=k, filters=filters, show_timings=show_timings)
+
+
+def answerer_panel(settings: Settings, visitor: Visitor) -> Settings:
+    """The LLM server answering for everyone: admins choose it among the configured ones (by name: the browser
+    never sees a server's address or key), readers see which one it is."""
+    choice = shared_server_choice(settings, settings.model_dump_json())
+    names = server_names(settings)
+    if visitor.is_admin and len(names) > 1:
+        st.session_state["llm_server"] = choice.name  # another admin may have changed it since the last rerun
+        st.selectbox("LLM server", names, key="llm_server",
+                     on_change=choose_server, args=(choice, settings, visitor),
+                     help="The servers configured in QA_LLM_SERVERS (or QA_LLM); the choice applies to everyone.")
+    else:
+        st.caption(f"Answers by: {render.md_escape(choice.name)}")
+    return settings_for_server(settings, choice.name)
+
+
+def choose_server(choice: ServerChoice, settings: Settings, visitor: Visitor) -> None:
+    try:
+        admin.choose_llm_server(choice, settings, visitor.who, st.session_state["llm_server"])
+    except QAError as exc:
+        st.session_state["llm_server"] = choice.name
+        st.toast(str(exc))
 
 
 def index_facets(pipeline: Pipeline) -> dict[str, list[str]]:
@@ -137,7 +277,7 @@ def index_facets(pipeline: Pipeline) -> dict[str, list[str]]:
         return {"sources": [], "categories": [], "jurisdictions": []}
 
 
-def index_panel(settings: Settings, pipeline: Pipeline, status: IndexStatus) -> None:
+def index_panel(settings: Settings, pipeline: Pipeline, status: IndexStatus, visitor: Visitor) -> None:
     if status.generation is None:
         st.caption("No index yet.")
     else:
@@ -149,23 +289,49 @@ def index_panel(settings: Settings, pipeline: Pipeline, status: IndexStatus) -> 
             with st.expander(f"{len(status.problems)} file problem(s)"):
                 for problem in status.problems:
                     st.text(problem)
+    if not visitor.is_admin:
+        st.caption("Only admins can reindex or add articles.")
+        return
     full = st.checkbox("Rebuild everything", key="reindex_full",
                        help="Re-embed every article instead of only new and changed ones.")
-    if st.button("Reindex the corpus", key="reindex", width="stretch") and reindex_now(pipeline, full):
+    if st.button("Reindex the corpus", key="reindex", width="stretch") and reindex_now(pipeline, visitor, full):
         st.rerun()
     show_reindex_outcome()
 
 
-def upload_panel(settings: Settings, pipeline: Pipeline) -> None:
+def upload_panel(settings: Settings, pipeline: Pipeline, visitor: Visitor) -> None:
     with st.form("upload", clear_on_submit=True, border=False):
         files = st.file_uploader(
             "Add articles", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES], accept_multiple_files=True,
-            help=f"Saved into {settings.corpus_dir} and indexed.",
+            help=f"Up to {settings.max_upload_files} files of at most {settings.max_upload_mb:g} MB each; "
+                 "saved into the corpus folder and indexed.",
         )
         submitted = st.form_submit_button("Add and index", width="stretch")
     if submitted and files:
-        add_uploads(settings, pipeline, [(f.name, f.getvalue()) for f in files])
+        problems = check_upload_batch(settings, [(f.name, f.size) for f in files])
+        if problems:
+            st.session_state["upload_outcome"] = [("error", p) for p in problems]
+        else:
+            add_uploads(settings, pipeline, visitor, [(f.name, f.getvalue()) for f in files])
     show_upload_outcome()
+
+
+def delete_panel(settings: Settings, pipeline: Pipeline, visitor: Visitor) -> None:
+    uploads = admin.deletable_uploads(settings)
+    if not uploads:
+        return
+    with st.expander("Delete an uploaded file"):
+        name = st.selectbox("Uploaded file", uploads, key="delete_choice")
+        if st.button("Delete and reindex", key="delete_upload", width="stretch"):
+            try:
+                admin.delete_upload(settings, visitor.who, name)
+            except QAError as exc:
+                st.error(render.md_escape(exc))
+            else:
+                report = reindex_now(pipeline, visitor, reason=f"deleted {name}")
+                st.session_state["upload_outcome"] = [("success", f"{name}: deleted"
+                                                       + (" and the index updated." if report else "."))]
+                st.rerun()
 
 
 def clear_conversation() -> None:
@@ -174,7 +340,8 @@ def clear_conversation() -> None:
 
 # --- reindexing and uploads --------------------------------------------------------------------------------
 
-def reindex_now(pipeline: Pipeline, full: bool = False) -> ReindexReport | None:
+def reindex_now(pipeline: Pipeline, visitor: Visitor, full: bool = False,
+                reason: str = "requested") -> ReindexReport | None:
     """Runs a reindex with a progress bar; the outcome is shown after the page reruns with the new index."""
     bar = st.progress(0.0, text="Reading the corpus…")
 
@@ -183,7 +350,7 @@ def reindex_now(pipeline: Pipeline, full: bool = False) -> ReindexReport | None:
         bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{label} ({done}/{total})")
 
     try:
-        report = pipeline.reindex(full=full, progress=progress)
+        report = admin.reindex(pipeline, visitor.who, full=full, reason=reason, progress=progress)
     except QAError as exc:
         st.session_state["reindex_outcome"] = ("error", str(exc), [])
     except Exception as exc:
@@ -209,16 +376,16 @@ def show_reindex_outcome() -> None:
         st.text(problem)
 
 
-def add_uploads(settings: Settings, pipeline: Pipeline, files: list[tuple[str, bytes]]) -> None:
+def add_uploads(settings: Settings, pipeline: Pipeline, visitor: Visitor, files: list[tuple[str, bytes]]) -> None:
     saved: list[Upload] = []
     messages: list[tuple[str, str]] = []
     for name, data in files:
         try:
-            saved.append(add_to_corpus(settings.corpus_dir, name, data))
+            saved.append(admin.upload(settings, visitor.who, name, data))
         except UploadError as exc:
             messages.append(("error", str(exc)))
     if any(not upload.already_there for upload in saved):
-        report = reindex_now(pipeline)
+        report = reindex_now(pipeline, visitor, reason="upload")
         problems = report.problems if report else []
     else:
         problems = []
@@ -242,11 +409,16 @@ def show_upload_outcome() -> None:
 
 # --- the conversation -------------------------------------------------------------------------------------
 
-def index_notice(settings: Settings, pipeline: Pipeline, status: IndexStatus) -> None:
+def index_notice(settings: Settings, pipeline: Pipeline, status: IndexStatus, visitor: Visitor) -> None:
     if status.generation is None:
+        if not visitor.is_admin:
+            who = "an admin has to build it (sign in in the sidebar)" if visitor.policy.admin_possible \
+                else "run `qa reindex` on the server"
+            st.warning(f"No index yet: {who} before questions can be answered.")
+            return
         st.warning(f"No index yet in {render.md_escape(settings.index_dir)}. Build it from the articles in "
                    f"{render.md_escape(settings.corpus_dir)} to start asking.")
-        if st.button("Build the index", key="build_index", type="primary") and reindex_now(pipeline):
+        if st.button("Build the index", key="build_index", type="primary") and reindex_now(pipeline, visitor):
             st.rerun()
         show_reindex_outcome()
     elif status.articles == 0:
@@ -267,6 +439,13 @@ def choose_sample(question: str) -> None:
 
 
 def ask(question: str, pipeline: Pipeline, choices: Choices) -> None:
+    limit = st.session_state.get("question_limit")
+    if limit is None or limit.per_minute != choices.settings.questions_per_minute:
+        limit = st.session_state["question_limit"] = QuestionRateLimit(choices.settings.questions_per_minute)
+    refused = limit.try_ask()
+    if refused:
+        st.warning(refused)
+        return
     turns = st.session_state["turns"]
     history = [(t["role"], t["text"]) for t in turns if t.get("text")]
     turns.append({"role": "user", "text": question})
@@ -356,15 +535,16 @@ def when(stamp: str | None) -> str:
 def chat_page() -> None:
     settings = read_settings()
     st.html(render.STYLE)
+    visitor = current_visitor(settings)
     pipeline = pipeline_for(settings)
     status = pipeline.status()
-    choices = sidebar(settings, pipeline, status)
-    if choices.settings is not settings:
+    choices = sidebar(settings, pipeline, status, visitor)
+    if choices.settings.model_dump_json() != settings.model_dump_json():
         pipeline = pipeline_for(choices.settings)
 
     st.title(APP_TITLE)
     st.caption(INTRO)
-    index_notice(settings, pipeline, status)
+    index_notice(settings, pipeline, status, visitor)
     turns = st.session_state.setdefault("turns", [])
     question = st.chat_input("Ask about digital-asset policy…", key="question")
     question = question or st.session_state.pop("pending_question", None)

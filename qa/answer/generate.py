@@ -97,7 +97,8 @@ def build_chat_model(settings: Settings, llm: str | None = None, streaming: bool
 
         if not settings.llm_model:
             raise ConfigError("QA_LLM=llamacpp needs QA_LLM_MODEL set to the path of a GGUF file")
-        return ChatLlamaCppInProcess.from_path(settings.llm_model, max_tokens=settings.llm_max_tokens)
+        return ChatLlamaCppInProcess.from_path(settings.llm_model, max_tokens=settings.llm_max_tokens,
+                                               timeout_s=settings.llm_timeout_s)
     raise ConfigError(f"QA_LLM={kind!r} is not a generative answerer; use openai, ollama or llamacpp")
 
 
@@ -123,6 +124,7 @@ class GenerativeAnswerer:
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Answer]:
         """Yields text as the model writes it, then the final checked `Answer`. Raises `LLMError`."""
         started = time.perf_counter()
+        hits, trimmed = self.fit_to_context(question, hits)
         parts: list[str] = []
         try:
             for chunk in self.chat_model.stream(self.messages(question, hits)):
@@ -135,7 +137,28 @@ class GenerativeAnswerer:
         except Exception as exc:  # connection refused, timeout, HTTP error: all mean "the LLM did not answer"
             raise LLMError(describe_llm_failure(self.settings, self.mode, exc)) from exc
         raw = "".join(parts).strip()
-        yield self.finish(question, hits, raw, started)
+        answer = self.finish(question, hits, raw, started)
+        answer.notice = trimmed
+        yield answer
+
+    def fit_to_context(self, question: str, hits: Sequence[Hit]) -> tuple[list[Hit], str | None]:
+        """The best-ranked passages that fit a model with a fixed context (in-process llama.cpp), and a notice
+        saying how many were left out; other models get every passage."""
+        budget = getattr(self.chat_model, "prompt_budget", None)
+        kept = list(hits)
+        if budget is None:
+            return kept, None
+        while kept and self.chat_model.count_tokens(self.messages(question, kept)) > budget:
+            kept.pop()  # the lowest-ranked passage goes first
+        if not kept:
+            raise LLMError(f"not even the best passage fits the model's {self.chat_model.context_tokens:,}-token "
+                           "context with room for the answer; lower QA_LLM_MAX_TOKENS")
+        left_out = len(hits) - len(kept)
+        if not left_out:
+            return kept, None
+        return kept, (f"{left_out} of {len(hits)} passages were left out to fit the model's "
+                      f"{self.chat_model.context_tokens:,}-token context; the answer uses the {len(kept)} "
+                      "best-ranked")
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
         result = None

@@ -107,3 +107,14 @@ def _publish(folder: Path, staging: Path, safe: str, data: bytes, articles: int,
 
 def _renamed(problems: list[LoadProblem], old: str, new: str) -> list[LoadProblem]:
     return [LoadProblem(p.path.replace(old, new, 1), p.reason, p.skipped) for p in problems]
+
+
+def remove_from_corpus(corpus_dir: Path, name: str) -> None:
+    """Deletes the file `name` (a plain file name, as `add_to_corpus` saved it) from `corpus_dir`."""
+    if name != safe_file_name(name) or not (corpus_dir / name).is_file():
+        raise UploadError(f"{name!r} is not a file in the corpus folder {corpus_dir}; choose one of the listed uploads")
+    try:
+        (corpus_dir / name).unlink()
+    except OSError as exc:
+        raise UploadError(f"cannot delete {name!r} from {corpus_dir} ({exc.strerror or exc}); "
+                          "check that the corpus folder is writable") from exc

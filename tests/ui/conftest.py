@@ -2,6 +2,7 @@
 process, so `monkeypatch.setenv` reaches its `load_settings()`); the browser tests run `streamlit run`."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,9 +56,25 @@ def app_env(settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def use_settings(monkeypatch, tmp_path):
+def listen_on():
+    """`listen_on(address)`: the Streamlit `server.address` the app believes it serves on (AppTest runs in this
+    process, so the option is set here and restored after the test); 127.0.0.1 unless a test says otherwise."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+
+    def set_address(address: str | None) -> None:
+        config.set_option("server.address", address)
+
+    set_address("127.0.0.1")
+    yield set_address
+    config.set_option("server.address", before)
+
+
+@pytest.fixture
+def use_settings(monkeypatch, tmp_path, listen_on):
     """Points the app at `settings` through the environment; the working folder is a temp folder so that
-    no `.env` of the developer's is read."""
+    no `.env` of the developer's is read. The app listens on 127.0.0.1 (single-user) unless `listen_on` moves it."""
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
         if name.startswith("QA_"):
@@ -111,20 +129,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def streamlit_server(hostile_settings, tmp_path_factory):
-    """`streamlit run ui/app.py` on a free 127.0.0.1 port, on the hostile-plus-seed index; yields its URL."""
+@contextlib.contextmanager
+def running_app(settings: Settings, workdir: Path, address: str = "127.0.0.1", **extra_env: str) -> Iterator[str]:
+    """`streamlit run ui/app.py` on a free port of `address`, on `settings`' folders plus `extra_env`; yields the
+    URL to open (always through 127.0.0.1)."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    log_path = workdir / "streamlit.log"
     env = {name: value for name, value in os.environ.items() if not name.startswith("QA_")}
-    env.update(app_env(hostile_settings))
+    env.update(app_env(settings))
+    env.update(extra_env)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", address,
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
     # The server runs in a temp folder (no developer `.env`), with the app's own Streamlit configuration.
-    workdir = tmp_path_factory.mktemp("workdir")
-    shutil.copytree(REPO_ROOT / ".streamlit", workdir / ".streamlit")
+    shutil.copytree(REPO_ROOT / ".streamlit", workdir / ".streamlit", dirs_exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -152,6 +171,13 @@ def streamlit_server(hostile_settings, tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+@pytest.fixture(scope="module")
+def streamlit_server(hostile_settings, tmp_path_factory):
+    """`streamlit run ui/app.py` on a free 127.0.0.1 port, on the hostile-plus-seed index; yields its URL."""
+    with running_app(hostile_settings, tmp_path_factory.mktemp("workdir")) as url:
+        yield url
 
 
 # `browser` is the session fixture of tests/servers.py: one Playwright per session, since a second

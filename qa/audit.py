@@ -1,0 +1,57 @@
+"""The audit log of admin actions (reindex, upload, deletion, LLM server change): JSON lines with who, when
+and what, at `Settings.audit_log_path` (beside the feedback file unless QA_AUDIT_PATH says otherwise).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+ACTIONS = ("reindex", "upload", "delete", "llm_server", "sign_in", "sign_in_failed")
+
+
+def record_action(path: Path, who: str, action: str, **details) -> dict:
+    """Appends one admin action to the JSONL file at `path` (created with its folder) and returns the record."""
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
+    record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "who": who,
+              "action": action, **details}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    # One write on an O_APPEND descriptor: actions from several sessions never interleave within a line.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+    logger.info("audit: %s %s %s", who, action, details)
+    return record
+
+
+def read_actions(path: Path) -> list[dict]:
+    """Every action stored at `path`, oldest first; lines that are not JSON objects are skipped."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def uploaded_files(path: Path, corpus_dir: Path) -> list[str]:
+    """Names of files admins uploaded (per the log) that are still in the corpus folder, newest first."""
+    names: dict[str, None] = {}
+    for record in reversed(read_actions(path)):
+        name = record.get("file")
+        if record.get("action") == "upload" and isinstance(name, str) and name not in names:
+            names[name] = None
+    return [name for name in names if (corpus_dir / name).is_file()]
