@@ -2,6 +2,8 @@
 documents carry the chunk, its metadata and its fused score."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from langchain_core.documents import Document
 from langchain_tests.integration_tests import RetrieversIntegrationTests
@@ -20,6 +22,17 @@ class TestHybridRetrieverStandard(RetrieversIntegrationTests):
     @pytest.fixture(autouse=True)
     def _seed_index(self, seed_pipeline):
         type(self).qa_retriever = seed_pipeline.retriever
+
+    @pytest.fixture(autouse=True)
+    def _no_foreign_event_loop(self):
+        # The browser tests share one Playwright sync session for the whole run, and Playwright's sync API
+        # leaves its event loop marked as running in the main thread, where pytest-asyncio runs the standard
+        # suite's async tests ("Runner.run() cannot be called from a running event loop"). Nothing calls
+        # Playwright meanwhile, so its loop is set aside for these tests and put back after.
+        foreign = asyncio._get_running_loop()
+        asyncio._set_running_loop(None)
+        yield
+        asyncio._set_running_loop(foreign)
 
     @property
     def retriever_constructor(self) -> type[HybridRetriever]:

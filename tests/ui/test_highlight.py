@@ -17,13 +17,13 @@ def test_cited_sentence_is_the_highlighted_segment():
 
     segments = highlight_segments(text, [(16, 31)])
 
-    assert segments == [Segment("First sentence. ", False), Segment("Cited sentence.", True),
-                        Segment(" Last one.", False)]
+    assert segments == [Segment("First sentence. ", False, 0), Segment("Cited sentence.", True, 16),
+                        Segment(" Last one.", False, 31)]
 
 
 def test_overlapping_and_touching_spans_merge_and_outside_offsets_are_clipped():
     assert highlight_segments("abcdefgh", [(5, 99), (1, 3), (2, 4), (4, 5), (-3, 0)]) == [
-        Segment("a", False), Segment("bcdefgh", True)]
+        Segment("a", False, 0), Segment("bcdefgh", True, 1)]
 
 
 def test_no_spans_give_the_whole_passage_as_plain_text():
@@ -36,4 +36,5 @@ def test_segments_always_join_back_into_the_text(text, spans):
 
     assert "".join(s.text for s in segments) == text
     assert all(s.text for s in segments)
+    assert all(text[s.start:s.start + len(s.text)] == s.text for s in segments)
     assert all(a.highlighted != b.highlighted for a, b in zip(segments, segments[1:]))
