@@ -4,10 +4,10 @@ and what, at `Settings.audit_log_path` (beside the feedback file unless QA_AUDIT
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import os
 from pathlib import Path
+
+from qa.jsonl import append_record, read_records
 
 logger = logging.getLogger(__name__)
 
@@ -20,31 +20,14 @@ def record_action(path: Path, who: str, action: str, **details) -> dict:
         raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
     record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "who": who,
               "action": action, **details}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-    # One write on an O_APPEND descriptor: actions from several sessions never interleave within a line.
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    append_record(path, record, mode=0o600)
     logger.info("audit: %s %s %s", who, action, details)
     return record
 
 
 def read_actions(path: Path) -> list[dict]:
     """Every action stored at `path`, oldest first; lines that are not JSON objects are skipped."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+    return read_records(path)
 
 
 def uploaded_files(path: Path, corpus_dir: Path) -> list[str]:

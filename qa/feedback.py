@@ -4,12 +4,11 @@ with the question, answer, citations, mode and time, so that bad answers can be 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 from pathlib import Path
 from typing import Literal
 
 from qa.answer.extractive import Answer
+from qa.jsonl import append_record, read_records
 
 Rating = Literal["up", "down"]
 RATINGS: tuple[str, ...] = ("up", "down")
@@ -41,27 +40,10 @@ def feedback_record(answer: Answer, rating: Rating, *, answer_id: str | None = N
 def record_feedback(path: Path, answer: Answer, rating: Rating, *, answer_id: str | None = None) -> dict:
     """Appends one vote to the JSONL file at `path` (created with its folder if missing) and returns it."""
     record = feedback_record(answer, rating, answer_id=answer_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    # One write on an O_APPEND descriptor: votes from several sessions never interleave within a line.
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    append_record(path, record)
     return record
 
 
 def read_feedback(path: Path) -> list[dict]:
     """Every vote stored at `path`, oldest first; lines that are not JSON objects are skipped."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+    return read_records(path)

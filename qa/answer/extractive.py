@@ -168,7 +168,7 @@ class ExtractiveAnswerer:
         citations: dict[str, Citation] = {}
         sentences: list[AnswerSentence] = []
         for sentence in ordered:
-            citation = self._citation(citations, sentence.hit)
+            citation = cite(citations, sentence.hit)
             citation.highlights.append((sentence.start, sentence.end))
             sentences.append(AnswerSentence(text=_limit_words(sentence.text, MAX_WORDS), citations=[citation.n]))
         cited = citations[best.hit.chunk.chunk_id]
@@ -191,14 +191,6 @@ class ExtractiveAnswerer:
             short_answer=short,
             confidence=result.confidence,
         )
-
-    @staticmethod
-    def _citation(citations: dict[str, Citation], hit: Hit) -> Citation:
-        citation = citations.get(hit.chunk.chunk_id)
-        if citation is None:
-            citation = citation_for(hit, len(citations) + 1)
-            citations[hit.chunk.chunk_id] = citation
-        return citation
 
     def _abstain(self, question: str, hits: Sequence[Hit], result: ReaderResult | None, started: float) -> Answer:
         confidence = result.confidence if result else 0.0
@@ -229,6 +221,15 @@ def abstain_notice(question: str, kind: str) -> str:
 # Words that open a question but name nothing that was looked for.
 _WH_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "do", "does", "did", "is", "are",
              "was", "were", "has", "have", "had", "will", "would", "can", "could", "should", "may", "might"}
+
+
+def cite(citations: dict[str, Citation], hit: Hit) -> Citation:
+    """The citation of `hit`'s passage in an answer being composed, numbered in order of first use."""
+    citation = citations.get(hit.chunk.chunk_id)
+    if citation is None:
+        citation = citation_for(hit, len(citations) + 1)
+        citations[hit.chunk.chunk_id] = citation
+    return citation
 
 
 def citation_for(hit: Hit, n: int) -> Citation:

@@ -26,7 +26,7 @@ from qa.answer.extractive import (
     Citation,
     _limit_words,
     _word_count,
-    citation_for,
+    cite,
     content_terms,
     render_answer,
     retrieved_summary,
@@ -276,11 +276,7 @@ class HeuristicAnswerer:
         citations: dict[str, Citation] = {}
         sentences: list[AnswerSentence] = []
         for unit in chosen:
-            chunk = unit.hit.chunk
-            citation = citations.get(chunk.chunk_id)
-            if citation is None:
-                citation = citation_for(unit.hit, len(citations) + 1)
-                citations[chunk.chunk_id] = citation
+            citation = cite(citations, unit.hit)
             citation.highlights.append((unit.start, unit.end))
             text = _limit_words(unit.text, MAX_WORDS)
             sentences.append(AnswerSentence(text=text, citations=[citation.n], supported=True))

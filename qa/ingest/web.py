@@ -20,6 +20,7 @@ from qa.errors import ConfigError
 from qa.ingest.feeds import MAX_SITEMAP_DEPTH, FeedSource, Link, parse_feed, parse_sitemap
 from qa.ingest.fetch import Fetched, Fetcher, FetchError
 from qa.ingest.webpage import WebArticle, article_path, canonical_url, read_page
+from qa.jsonl import append_record
 
 logger = logging.getLogger(__name__)
 
@@ -251,9 +252,6 @@ def _now() -> dt.datetime:
 
 def write_log(log_path: Path, report: WebReport) -> None:
     """Append one JSON line per URL to the fetch log, for cron runs that nobody watches."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     stamp = _now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    with log_path.open("a", encoding="utf-8") as fh:
-        for result in report.results:
-            line = {"time": stamp, "command": report.command, **asdict(result)}
-            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    for result in report.results:
+        append_record(log_path, {"time": stamp, "command": report.command, **asdict(result)})

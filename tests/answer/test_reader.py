@@ -4,9 +4,8 @@ import pytest
 
 from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.reader import _LRU, LABELS, Reader, ReaderWeights, question_kind
-from qa.ingest.chunk import Chunker
 from qa.ingest.load import Article
-from qa.search.retrieve import Hit
+from tests.answer_articles import hits_for
 
 GATECOIN = Article(
     article_id="gatecoin.md", title="Hong Kong Deems Crypto as Property", path="gatecoin.md",
@@ -29,9 +28,7 @@ def reader(embedder):
 
 @pytest.fixture(scope="module")
 def hits(embedder):
-    chunker = Chunker(embedder.count_tokens, 200, 1)
-    chunks = [c for article in (GATECOIN, BITMART) for c in chunker.chunk(article)]
-    return [Hit(chunk=c, score=1.0 / (i + 1)) for i, c in enumerate(chunks)]
+    return hits_for(embedder, GATECOIN, BITMART)
 
 
 @pytest.mark.parametrize("question, kind", [
