@@ -62,6 +62,9 @@ class OpenIndex:
     manifest: dict
     folder: Path | None = None  # the generation folder; None for an index changed in place (a server)
     settled: bool = True  # False: read while a reindex was writing, to be read again once it has published
+    # The chunks' vectors in chunk order (a read-only memory map of the generation's vectors.npy), for exact
+    # filtered dense search; None where the index keeps them in Chroma only (a server, an older generation).
+    vectors: np.ndarray | None = None
     # Values derived from this index by the stages above (filter columns, facets), built on first use.
     derived: dict = field(default_factory=dict)
 

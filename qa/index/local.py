@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from qa.errors import IndexMissingError
 from qa.index.backend import (
     IndexBackend,
@@ -33,6 +35,7 @@ from qa.ingest.chunk import Chunk
 logger = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
+VECTORS = "vectors.npy"  # the chunks' vectors in chunk-table order, float32, beside Chroma's copy
 GENERATION_PREFIX = "gen-"
 KEEP_OLD_GENERATIONS = 1  # previously published generations kept, so a reader of one can finish its question
 
@@ -54,6 +57,15 @@ class Generation:
         path = self.folder / "chunks.jsonl"
         with path.open(encoding="utf-8") as fh:
             return [Chunk.from_record(json.loads(line)) for line in fh if line.strip()]
+
+    def read_vectors(self, count: int) -> np.ndarray | None:
+        """The chunks' vectors, memory-mapped read-only; None if the generation has none for `count` chunks
+        (one written before vectors.npy existed)."""
+        try:
+            vectors = np.load(self.folder / VECTORS, mmap_mode="r")
+        except (OSError, ValueError):
+            return None
+        return np.asarray(vectors) if vectors.ndim == 2 and vectors.shape[0] == count else None
 
 
 class LocalGenerations(IndexBackend):
@@ -82,7 +94,8 @@ class LocalGenerations(IndexBackend):
         client = open_persistent_client(generation.folder / "chroma")
         self._client = client
         index = OpenIndex.of(generation.folder.name, chunks, BM25Index(generation.folder / "bm25", len(chunks)),
-                             get_collection(client), generation.manifest(), folder=generation.folder)
+                             get_collection(client), generation.manifest(), folder=generation.folder,
+                             vectors=generation.read_vectors(len(chunks)) if chunks else None)
         logger.info("opened index %s (%d chunks) in %.0f ms", index.name, len(chunks),
                     (time.perf_counter() - started) * 1000)
         return index
@@ -116,10 +129,16 @@ class LocalGenerations(IndexBackend):
             collection = get_collection(client, create=True)
             batch_limit = min(client.get_max_batch_size(), 5000)
             delete_ids(collection.delete, plan.stale_ids, batch_limit)
-            embed_and_store(embedder, collection.add, plan.new_chunks, batch_limit, progress, show_progress,
-                            checkpoint)
+            stored: dict[str, np.ndarray] = {}  # the new chunks' vectors, for vectors.npy
+
+            def add(ids, embeddings, **rest):
+                collection.add(ids=ids, embeddings=embeddings, **rest)
+                stored.update(zip(ids, np.asarray(embeddings, dtype=np.float32)))
+
+            embed_and_store(embedder, add, plan.new_chunks, batch_limit, progress, show_progress, checkpoint)
             kept_ids = {cid for ids in plan.kept.values() for cid in ids}
-            kept = [c for c in current.read_chunks() if c.chunk_id in kept_ids] if current is not None else []
+            current_chunks = current.read_chunks() if current is not None else []
+            kept = [c for c in current_chunks if c.chunk_id in kept_ids]
             by_article: dict[str, list[Chunk]] = {}
             for chunk in sorted(kept + plan.new_chunks, key=lambda c: (c.article_id, c.index)):
                 by_article.setdefault(chunk.article_id, []).append(chunk)
@@ -127,6 +146,9 @@ class LocalGenerations(IndexBackend):
             if collection.count() != len(chunks) or len(chunks) != plan.chunk_count:
                 raise RuntimeError(f"Chroma holds {collection.count()} chunks but the corpus has {plan.chunk_count}; "
                                    "index not published")
+            if kept:
+                stored.update(_kept_vectors(current, current_chunks, kept, collection))
+            write_vectors(folder, [stored[c.chunk_id] for c in chunks])
         finally:
             release_client(client)
         return chunks
@@ -138,6 +160,28 @@ class LocalGenerations(IndexBackend):
         if self._client is not None:
             release_client(self._client)  # also clears Chroma's cache of every client of this process
             self._client = None
+
+
+def _kept_vectors(current: Generation, current_chunks: list[Chunk], kept: list[Chunk],
+                  collection) -> dict[str, np.ndarray]:
+    """The vectors of the chunks carried over from `current`: from its vectors.npy, else from Chroma."""
+    vectors = current.read_vectors(len(current_chunks))
+    if vectors is not None:
+        row = {c.chunk_id: i for i, c in enumerate(current_chunks)}
+        return {c.chunk_id: np.asarray(vectors[row[c.chunk_id]], dtype=np.float32) for c in kept}
+    found: dict[str, np.ndarray] = {}
+    ids = [c.chunk_id for c in kept]
+    for i in range(0, len(ids), 5000):
+        part = collection.get(ids=ids[i:i + 5000], include=["embeddings"])
+        found.update(zip(part["ids"], np.asarray(part["embeddings"], dtype=np.float32)))
+    return found
+
+
+def write_vectors(folder: Path, vectors) -> None:
+    """Saves the chunks' vectors, in chunk-table order, as the generation's vectors.npy."""
+    matrix = np.asarray(np.stack(list(vectors)) if len(vectors) else np.zeros((0, 0)), dtype=np.float32)
+    with (folder / VECTORS).open("wb") as fh:
+        np.save(fh, matrix)
 
 
 def open_persistent_client(path: Path):

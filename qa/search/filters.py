@@ -1,11 +1,16 @@
 """Restricting retrieval by source, category, jurisdiction and date: the one place where a filter is written,
-as a Chroma `where` clause for dense search and as a mask over an opened index's chunks for BM25.
+as a mask over an opened index's chunks (BM25, and dense search over the index's own vectors) and as a Chroma
+`where` clause (dense search where the index keeps its vectors in Chroma only, a server).
+
+The mask and the rows it lets through are kept per filter value on the opened index, so a filter chosen again
+(the UI's jurisdiction or source) costs a dictionary look-up.
 
 A test holds both to the same chunk-by-chunk definition of what a filter lets through.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,14 +97,53 @@ def _codes(values) -> tuple[dict[str, int], np.ndarray]:
     return table, np.asarray(codes, dtype=np.int64)
 
 
-def filter_mask(index: OpenIndex, filters: Filters) -> np.ndarray | None:
-    """Which chunks of `index` `filters` lets through (None: all), as `Filters.matches` decides chunk by chunk."""
+MASKS_KEPT = 64  # filter values whose mask and rows an opened index keeps
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chunks a filter lets through: a read-only mask over the index's chunks and the rows it sets."""
+
+    mask: np.ndarray
+    rows: np.ndarray
+
+
+def filter_selection(index: OpenIndex, filters: Filters) -> Selection | None:
+    """The chunks of `index` that `filters` lets through (None: all), kept per filter value."""
     if filters.empty:
         return None
+    kept: OrderedDict = index.derived.get("filter_selections")
+    if kept is None:
+        kept = index.derived.setdefault("filter_selections", OrderedDict())
+    try:
+        found = kept.get(filters)
+    except TypeError:  # a field given as a list: correct, only not kept
+        found, kept = None, None
+    if found is not None:
+        return found
     columns = index.derived.get("filter_columns")
     if columns is None:
         columns = index.derived.setdefault("filter_columns", FilterColumns(index.chunks))
-    return columns.mask(filters)
+    mask = columns.mask(filters)
+    mask.flags.writeable = False
+    rows = np.flatnonzero(mask)
+    rows.flags.writeable = False
+    found = Selection(mask, rows)
+    if kept is None:
+        return found
+    try:  # threads may share the index: losing a race only means one mask is computed twice
+        kept[filters] = found
+        while len(kept) > MASKS_KEPT:
+            kept.popitem(last=False)
+    except KeyError:
+        pass
+    return found
+
+
+def filter_mask(index: OpenIndex, filters: Filters) -> np.ndarray | None:
+    """Which chunks of `index` `filters` lets through (None: all), as `Filters.matches` decides chunk by chunk."""
+    selection = filter_selection(index, filters)
+    return None if selection is None else selection.mask
 
 
 def facets(index: OpenIndex) -> dict[str, list[str]]:

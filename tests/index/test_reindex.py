@@ -145,3 +145,34 @@ def test_embed_and_store_writes_every_chunk_once_with_its_vector(embedder, monke
         expected = embedder.encode([by_id[cid].embedding_text for cid in call["ids"]])
         np.testing.assert_allclose(np.asarray(call["embeddings"]), expected, atol=1e-6)
         assert call["documents"] == [by_id[cid].text for cid in call["ids"]]
+
+
+def assert_vectors_match_chroma(settings):
+    """The generation's vectors.npy holds Chroma's vector of every chunk, in chunk-table order."""
+    import numpy as np
+
+    generation = local.current_generation(settings.index_dir)
+    ids = [c.chunk_id for c in generation.read_chunks()]
+    vectors = generation.read_vectors(len(ids))
+    assert vectors is not None and vectors.shape[0] == len(ids)
+    client = local.open_persistent_client(generation.folder / "chroma")
+    try:
+        got = local.get_collection(client).get(ids=ids, include=["embeddings"])
+    finally:
+        local.release_client(client)
+    in_chroma = dict(zip(got["ids"], got["embeddings"]))
+    np.testing.assert_allclose(vectors, np.asarray([in_chroma[i] for i in ids]), atol=1e-6)
+
+
+@pytest.mark.parametrize("older_generation", [False, True])
+def test_every_generation_keeps_its_vectors_in_chunk_order(corpus_settings, embedder, older_generation):
+    reindex(corpus_settings, embedder=embedder)
+    assert_vectors_match_chroma(corpus_settings)
+    if older_generation:  # a generation written before vectors.npy: the kept vectors come from Chroma
+        (local.current_generation(corpus_settings.index_dir).folder / local.VECTORS).unlink()
+    corpus = corpus_settings.corpus_dir
+    (corpus / "new.md").write_text("---\ntitle: Japan exchange rules\n---\n\nJapan's FSA requires cold wallets.")
+    (corpus / "hong-kong-crypto-property.md").unlink()
+    report = reindex(corpus_settings, embedder=embedder)
+    assert (report.added, report.removed, report.unchanged) == (1, 1, 3)
+    assert_vectors_match_chroma(corpus_settings)

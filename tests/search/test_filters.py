@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 
 import numpy as np
+import pytest
 
 from qa.ingest.chunk import Chunk
 from qa.search.filters import FilterColumns, Filters
@@ -90,3 +91,43 @@ def test_chroma_where_clauses_let_through_exactly_the_matching_chunks(tmp_path):
             assert found == {c.chunk_id for c in chunks if matches(filters, c)}, filters
     finally:
         release_client(client)
+
+
+def test_filtered_dense_search_is_the_exact_ranking_of_the_matching_chunks(seed_pipeline):
+    """With the index's own vectors, a filtered dense search ranks exactly the chunks the filter lets through
+    by cosine, the same passages Chroma's `where` finds on so small an index."""
+    from qa.search.retrieve import Retriever
+
+    index = seed_pipeline.reader.snapshot()
+    assert index.vectors is not None
+    vector = seed_pipeline.embedder.encode(["rules for stablecoin issuers and exchanges"])[0]
+    cosine = np.asarray(index.vectors) @ vector
+    values = {"jurisdictions": sorted({j for c in index.chunks for j in c.jurisdictions}),
+              "sources": sorted({c.source for c in index.chunks if c.source})}
+    cases = [Filters(jurisdictions=(values["jurisdictions"][0],)), Filters(sources=(values["sources"][0],)),
+             Filters(jurisdictions=tuple(values["jurisdictions"][:2]), date_from=dt.date(2020, 1, 1)),
+             Filters(jurisdictions=("Atlantis",))]
+    for filters in cases:
+        wanted = [i for i, c in enumerate(index.chunks) if matches(filters, c)]
+        expected = sorted(wanted, key=lambda i: -cosine[i])[:5]
+        found = Retriever._dense(index, vector, 5, filters)
+        assert [i for i, _ in found] == expected, filters
+        assert [s for _, s in found] == pytest.approx([float(cosine[i]) for i in expected], abs=1e-5)
+        where = index.collection.query(query_embeddings=[vector.tolist()], n_results=5,
+                                       where=filters.chroma_where(), include=[])["ids"][0] if wanted else []
+        assert {index.chunks[i].chunk_id for i in expected} == set(where), filters
+
+
+def test_a_filter_chosen_again_reuses_its_mask_and_gives_the_same_hits(seed_pipeline):
+    from qa.search.filters import filter_selection
+
+    index = seed_pipeline.reader.snapshot()
+    filters = Filters(jurisdictions=("Hong Kong",))
+    first = filter_selection(index, filters)
+    assert filter_selection(index, Filters(jurisdictions=("Hong Kong",))) is first
+    assert not first.mask.flags.writeable
+    assert list(first.rows) == [i for i, c in enumerate(index.chunks) if matches(filters, c)]
+    question = "Who may hold cryptocurrency in trust?"
+    hits = [seed_pipeline.retriever.search(question, filters=filters).hits for _ in range(2)]
+    assert [h.chunk.chunk_id for h in hits[0]] == [h.chunk.chunk_id for h in hits[1]]
+    assert all("Hong Kong" in h.chunk.jurisdictions for h in hits[0])
