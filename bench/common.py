@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
 CRYPTONEWS = DATASETS / "cryptonews" / "corpus.jsonl"
 SCIFACT = DATASETS / "scifact"
+SQUAD = DATASETS / "squad2"
+SQUAD_CORPUS = SQUAD / "corpus"
 QUESTIONS = Path(__file__).resolve().parent / "questions.txt"
 
 
@@ -32,10 +34,14 @@ class Sizes:
     throughput_texts: int  # 256-token texts encoded by torch and by ONNX
     scifact_docs: int | None  # SciFact documents besides the judged ones (None: the whole corpus)
     cold_starts: int  # timed `qa ask` runs (after one untimed run that warms the page cache)
+    encoder_rounds: int  # alternating timed runs of each encoder
+    squad_questions: int  # SQuAD questions answered cold, then warm, per latency benchmark
+    baseline_questions: int  # questions per filter for Chroma's own filtered query
+    load_seconds: float  # how long the 8 askers ask while the index is reindexed
 
 
-FULL = Sizes("full", None, 2, (10_000, 100_000), 100, 128, None, 3)
-QUICK = Sizes("quick", 1_000, 1, (2_000, 10_000), 30, 48, 150, 2)
+FULL = Sizes("full", None, 2, (10_000, 100_000), 100, 128, None, 3, 3, 60, 30, 60)
+QUICK = Sizes("quick", 1_000, 1, (2_000, 10_000), 30, 48, 150, 2, 2, 20, 10, 15)
 
 
 def sizes_by_name(name: str) -> Sizes:
@@ -116,3 +122,13 @@ def load_questions(n: int) -> list[str]:
         for row in rng.sample(rows, n - len(questions)):
             questions.append(f"What happened: {row['title']}?")
     return questions[:n]
+
+
+def scifact_subset(corpus: dict, qrels: dict, extra_docs: int) -> dict:
+    """SciFact's judged documents and the first `extra_docs` others (0: the whole corpus), as the encoder
+    benchmark and the passage builder both take them (so the second finds the first's vectors in the cache)."""
+    if not extra_docs:
+        return corpus
+    judged = {doc for rels in qrels.values() for doc in rels}
+    keep = judged | set([d for d in corpus if d not in judged][:extra_docs])
+    return {d: doc for d, doc in corpus.items() if d in keep}

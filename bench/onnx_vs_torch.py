@@ -1,5 +1,7 @@
-"""Compares the int8 ONNX Runtime encoder with sentence-transformers on torch: throughput on texts of 256
-word pieces (the model's window), and SciFact nDCG@10 of dense retrieval with each (300 test queries).
+"""Compares the int8 ONNX Runtime encoder with sentence-transformers on torch (throughput on texts of 256
+word pieces, the model's window), with the backend users get by default (`torch`, served through the model's
+fp32 ONNX export: throughput at the batch sizes of a reindex and of a question), and SciFact nDCG@10 of dense
+retrieval with int8 and with the default (300 test queries).
 
 Throughput: the same texts, the same batch size, both models warmed up, the best of `--rounds` alternating
 runs of each (this machine's speed drifts by up to a third from one run to the next, so many short alternating
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import SCIFACT, child_arguments, write_json
+from bench.common import SCIFACT, child_arguments, scifact_subset, write_json
 
 WINDOW = 256
 
@@ -37,8 +39,10 @@ def main() -> None:
     documents = {doc_id: f"{doc['title']} {doc['text']}".strip() for doc_id, doc in corpus.items()}
 
     throughput = _throughput(onnx, list(documents.values()), args.texts, args.rounds)
+    default = _vs_default(onnx, list(documents.values()), list(queries.values()), args.texts, args.rounds,
+                          args.model_cache)
     ndcg = _scifact_ndcg(args.model_cache, corpus, queries, qrels, args.scifact_docs)
-    write_json(args.out, {**throughput, **ndcg})
+    write_json(args.out, {**throughput, **default, **ndcg})
 
 
 def _throughput(onnx, documents: list[str], n: int, rounds: int) -> dict:
@@ -53,11 +57,11 @@ def _throughput(onnx, documents: list[str], n: int, rounds: int) -> dict:
     def run_torch():
         return model.encode(texts, batch_size=batch, normalize_embeddings=True, convert_to_numpy=True)
 
-    def run_onnx():
-        return onnx.encode(texts, use_cache=False)
+    def run_onnx():  # past both caches (`encode` would find the texts in memory from the second round on)
+        return onnx._encode(texts, False)
 
     model.encode(texts[:16], batch_size=batch)  # warm-up: the first batches are slow
-    onnx.encode(texts[:16], use_cache=False)
+    onnx._encode(texts[:16], False)
     best = {"torch": float("inf"), "onnx": float("inf")}
     vectors = {}
     for _ in range(rounds):
@@ -80,16 +84,58 @@ def _throughput(onnx, documents: list[str], n: int, rounds: int) -> dict:
     return result
 
 
+def _vs_default(onnx, documents: list[str], questions: list[str], n: int, rounds: int, model_cache: Path) -> dict:
+    """int8 ONNX against the backend users get by default (`torch`, which serves through the model's fp32 ONNX
+    export), as the app calls each: chunk texts of the chunker's size in batches of `embedding_batch_size` (a
+    reindex), and one question at a time (a search). Alternating rounds, the best of each."""
+    from qa.index.embed import Embedder
+    from qa.settings import Settings
+
+    default = Embedder(Settings(cache_dir=model_cache))  # the default backend, whatever it is
+    chunk_tokens = Settings().chunk_tokens
+    lengths = onnx.count_tokens(documents)
+    texts = [d for d, length in zip(documents, lengths) if length >= chunk_tokens][:n]
+    questions = questions[:max(1, min(len(questions), 2 * n))]
+    runs = {
+        ("reindex", "default"): lambda: default._encode(texts, False),
+        ("reindex", "onnx"): lambda: onnx._encode(texts, False),
+        ("query", "default"): lambda: [default._encode([q], False) for q in questions],
+        ("query", "onnx"): lambda: [onnx._encode([q], False) for q in questions],
+    }
+    for run in runs.values():  # loads both models; the first batches are slow
+        run()
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(rounds):
+        for key, run in runs.items():
+            t = time.perf_counter()
+            run()
+            best[key] = min(best[key], time.perf_counter() - t)
+    result = {
+        "default_backend": default.backend,
+        "default_encoder": type(default._load()).__name__ + (" fp32" if default.backend == "torch" else ""),
+        "default_vs_onnx_batch_size": default.batch_size,
+        "default_vs_onnx_texts": len(texts),
+        "default_vs_onnx_questions": len(questions),
+        "default_reindex_texts_per_s": len(texts) / best[("reindex", "default")],
+        "onnx_reindex_texts_per_s": len(texts) / best[("reindex", "onnx")],
+        "default_query_ms": 1000 * best[("query", "default")] / len(questions),
+        "onnx_query_ms": 1000 * best[("query", "onnx")] / len(questions),
+        "onnx_vs_default_speedup": best[("reindex", "default")] / best[("reindex", "onnx")],
+        "onnx_vs_default_query_speedup": best[("query", "default")] / best[("query", "onnx")],
+    }
+    print(f"  vs the default backend ({result['default_encoder']}): reindex batches "
+          f"{result['onnx_vs_default_speedup']:.2f}x, single questions {result['onnx_vs_default_query_speedup']:.2f}x",
+          flush=True)
+    return result
+
+
 def _scifact_ndcg(model_cache: Path, corpus: dict, queries: dict[str, str], qrels: dict, extra_docs: int) -> dict:
     """nDCG@10 of dense retrieval with each backend through `qa eval retrieval`'s evaluator: the app's own
     chunking, reindex and `Retriever.search(mode="dense")`, a document scoring its best chunk."""
     from qa.evaluate.retrieval_eval import BeirIndex, RetrievalEvaluator
     from qa.settings import Settings
 
-    if extra_docs:
-        judged = {doc for rels in qrels.values() for doc in rels}
-        keep = judged | set([d for d in corpus if d not in judged][:extra_docs])
-        corpus = {d: doc for d, doc in corpus.items() if d in keep}
+    corpus = scifact_subset(corpus, qrels, extra_docs)
     result: dict = {"scifact_documents": len(corpus), "scifact_queries": len(queries)}
     for backend in ("torch", "onnx"):
         t = time.perf_counter()

@@ -1,66 +1,113 @@
 """Latency of answering over one index, per question, in one long-running process (as the app runs):
 
+- first-question latency on long passages: `Pipeline.ask` for SQuAD 2.0 dev questions (their passages are the
+  Wikipedia paragraphs of the index), first *cold* (right after the process opened the index and answered three
+  warm-up questions of another topic, so no vector of those passages' sentences is cached), then *warm* (the
+  same questions again: their sentences' vectors come from the process's cache);
 - retrieval: `Retriever.search` (query embedding + dense + BM25 + fusion), hybrid, no filters;
-- retrieval with a jurisdiction filter (the filter masks and Chroma's `where`);
-- the full extractive answer: `Pipeline.ask` (retrieval, then embedding and scoring the passages' sentences),
-  first with an empty embedding cache (every sentence not seen before is embedded), then again for the same
-  questions (their sentences come from the cache, as for a question asked before);
-- the baseline: LangChain's plain `Chroma.similarity_search` on the same collection, with the same encoder.
+- filtered retrieval, each filter alone and all combined (jurisdiction, source, date range): the app's
+  search, and beside it the baseline, Chroma's own filtered `collection.query(where=...)` for the same
+  candidates, both including the query's embedding;
+- the full extractive answer for the benchmark questions (cryptonews topics), then again (cached sentences);
+  before each pass over the questions the process's vector cache is emptied, so every search and answer of a
+  pass includes embedding its question;
+- the baseline of unfiltered search: LangChain's plain `Chroma.similarity_search` on the same collection, with the
+  same encoder.
 
-The embedding cache is a copy of the one the reindex filled, as in an installation after `qa reindex`: a
-sentence that is a whole chunk is found there, every other sentence is embedded when first needed. A few
-warm-up questions (not timed) load the model and the index first.
+A few warm-up questions (not timed) load the model and the index first.
 """
 from __future__ import annotations
 
+import datetime as dt
+import json
 import time
 from pathlib import Path
 
-from bench.common import child_arguments, load_questions, summary_ms, write_json
+from bench.common import SQUAD, child_arguments, load_questions, summary_ms, write_json
 
 WARM_UP = ["What is a stablecoin?", "Who regulates crypto exchanges?", "What did the SEC do this week?"]
+
+
+def bench_filters():
+    """The filters timed: each alone, then combined; cryptonews metadata decides how much each lets through."""
+    from qa.search.filters import Filters
+
+    return {
+        "jurisdiction": Filters(jurisdictions=("United States",)),
+        "source": Filters(sources=("CoinTelegraph",)),
+        "date": Filters(date_from=dt.date(2022, 1, 1), date_to=dt.date(2022, 3, 31)),
+        "combined": Filters(jurisdictions=("United States", "United Kingdom"), sources=("CoinTelegraph",),
+                            date_from=dt.date(2021, 12, 1), date_to=dt.date(2022, 6, 30)),
+    }
 
 
 def main() -> None:
     parser = child_arguments(__doc__)
     parser.add_argument("--index-dir", type=Path, required=True)
     parser.add_argument("--model-cache", type=Path, required=True)
-    parser.add_argument("--scratch", type=Path, required=True, help="folder for the copy of the embedding cache")
-    parser.add_argument("--embedding-cache", type=Path, required=True, help="the cache the reindex filled")
+    parser.add_argument("--scratch", type=Path, required=True)
     parser.add_argument("--backend", default="onnx")
-    parser.add_argument("--questions", type=int, default=100)
+    parser.add_argument("--questions", type=int, default=100, help="benchmark questions (retrieval, answers)")
+    parser.add_argument("--squad-questions", type=int, default=60, help="SQuAD questions (cold and warm answers)")
+    parser.add_argument("--baseline-questions", type=int, default=30, help="questions per filter for Chroma's where")
     args = parser.parse_args()
 
-    from qa.index.embed import EmbeddingCache
     from qa.pipeline import Pipeline
-    from qa.search.retrieve import Filters
     from qa.settings import Settings
 
     settings = Settings(index_dir=args.index_dir, cache_dir=args.model_cache, embedding_backend=args.backend,
                         corpus_dir=args.scratch / "no-corpus")
     t = time.perf_counter()
     pipeline = Pipeline(settings)
-    pipeline.embedder.cache = EmbeddingCache(_copy_cache(args.embedding_cache, args.scratch / "embeddings.sqlite"),
-                                             pipeline.embedder.model_key)
     for question in WARM_UP:
         pipeline.ask(question)
     ready_s = time.perf_counter() - t
-    chunks = len(pipeline.reader.chunks)
-    questions = load_questions(args.questions)
-    # Most cryptonews dates are not ISO dates, so a date filter would let nothing through.
-    filters = Filters(jurisdictions=("United States",))
+    index = pipeline.reader.snapshot()
+    chunks = len(index.chunks)
+    squad = _squad_questions(args.squad_questions)
 
-    retrieval, filtered, answer, stages = [], [], [], {}
+    # First, before anything else embeds passage sentences in this process.
+    cold, warm, squad_abstained = [], [], 0
+    for question in squad:
+        t = time.perf_counter()
+        squad_abstained += pipeline.ask(question).abstained
+        cold.append(_ms(t))
+    for question in squad:
+        t = time.perf_counter()
+        pipeline.ask(question)
+        warm.append(_ms(t))
+
+    questions = load_questions(args.questions)
+    retrieval, stages = [], {}
+    _forget_vectors(pipeline)
     for question in questions:
         t = time.perf_counter()
         result = pipeline.retriever.search(question)
         retrieval.append(_ms(t))
         for stage, ms in result.timings_ms.items():
             stages.setdefault(stage, []).append(ms)
-        t = time.perf_counter()
-        pipeline.retriever.search(question, filters=filters)
-        filtered.append(_ms(t))
-    abstained, answer_again = 0, []
+
+    filters = bench_filters()
+    let_through = {name: _let_through(index, f) for name, f in filters.items()}
+    filtered, filtered_stages, where = {}, {}, {}
+    for name, chosen in filters.items():
+        times, per_stage = [], {}
+        _forget_vectors(pipeline)
+        for question in questions:
+            t = time.perf_counter()
+            result = pipeline.retriever.search(question, filters=chosen)
+            times.append(_ms(t))
+            for stage, ms in result.timings_ms.items():
+                per_stage.setdefault(stage, []).append(ms)
+        filtered[name] = summary_ms(times)
+        filtered_stages[name] = {stage: summary_ms(values) for stage, values in per_stage.items()}
+        _forget_vectors(pipeline)
+        where[name] = summary_ms(_chroma_where(pipeline, index, questions[:args.baseline_questions], chosen))
+        print(f"  {name}: lets {let_through[name]:.1%} through; p95 {filtered[name]['p95']} ms, "
+              f"Chroma where {where[name]['p95']} ms", flush=True)
+
+    abstained, answer, answer_again = 0, [], []
+    _forget_vectors(pipeline)
     for question in questions:
         t = time.perf_counter()
         abstained += pipeline.ask(question).abstained
@@ -69,6 +116,7 @@ def main() -> None:
         t = time.perf_counter()
         pipeline.ask(question)
         answer_again.append(_ms(t))
+    _forget_vectors(pipeline)
     chroma = _chroma_only(pipeline, questions, settings.top_k)
 
     write_json(args.out, {
@@ -76,7 +124,17 @@ def main() -> None:
         "open_and_warm_up_s": round(ready_s, 2),
         "retrieval_ms": summary_ms(retrieval),
         "retrieval_stages_ms": {stage: summary_ms(values) for stage, values in stages.items()},
-        "retrieval_filtered_ms": summary_ms(filtered),
+        "filters": {name: repr(f) for name, f in filters.items()},
+        "filter_lets_through": let_through,
+        "retrieval_filtered_ms": filtered,
+        "retrieval_filtered_stages_ms": filtered_stages,
+        "retrieval_filtered_worst_p95_ms": max(s["p95"] for s in filtered.values()),
+        "chroma_where_ms": where,
+        "chroma_where_worst_p95_ms": max(s["p95"] for s in where.values()),
+        "squad_questions": len(squad),
+        "answer_cold_ms": summary_ms(cold),
+        "answer_warm_ms": summary_ms(warm),
+        "squad_answers_abstained": squad_abstained,
         "answer_ms": summary_ms(answer),
         "answer_cached_sentences_ms": summary_ms(answer_again),
         "answers_abstained": abstained,
@@ -84,14 +142,37 @@ def main() -> None:
     })
 
 
-def _copy_cache(source: Path, target: Path) -> Path:
-    """A consistent copy of an SQLite file in WAL mode (its -wal file included), so the bench leaves it as it was."""
-    import sqlite3
+def _forget_vectors(pipeline) -> None:
+    """Empties the process's cache of question and sentence vectors, so that a pass over the questions embeds
+    each one again (every search below includes its query's embedding)."""
+    from qa.index.embed import MemoryVectorCache
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(str(source)) as src, sqlite3.connect(str(target)) as dst:
-        src.backup(dst)
-    return target
+    pipeline.embedder.memory = MemoryVectorCache(pipeline.embedder.memory.capacity)
+
+
+def _squad_questions(n: int) -> list[str]:
+    """The first `n` questions of the SQuAD 2.0 dev sample (answerable and unanswerable, as they come)."""
+    with (SQUAD / "questions_500.jsonl").open(encoding="utf-8") as fh:
+        return [json.loads(line)["question"] for line, _ in zip(fh, range(n))]
+
+
+def _let_through(index, filters) -> float:
+    from qa.search.filters import FilterColumns
+
+    return float(FilterColumns(index.chunks).mask(filters).mean())
+
+
+def _chroma_where(pipeline, index, questions: list[str], filters) -> list[float]:
+    """Chroma's own filtered search for the candidates a search asks of it: query embedding + `query(where=)`."""
+    pool = max(4 * pipeline.settings.top_k, 30)
+    out = []
+    for question in questions:
+        t = time.perf_counter()
+        vector = pipeline.embedder.encode([question], use_cache=False)[0]
+        index.collection.query(query_embeddings=[vector.tolist()], n_results=pool, where=filters.chroma_where(),
+                               include=["distances"])
+        out.append(_ms(t))
+    return out
 
 
 def _chroma_only(pipeline, questions: list[str], k: int) -> list[float]:

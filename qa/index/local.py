@@ -179,7 +179,9 @@ def _kept_vectors(current: Generation, current_chunks: list[Chunk], kept: list[C
 
 def write_vectors(folder: Path, vectors) -> None:
     """Saves the chunks' vectors, in chunk-table order, as the generation's vectors.npy."""
-    matrix = np.asarray(np.stack(list(vectors)) if len(vectors) else np.zeros((0, 0)), dtype=np.float32)
+    if not isinstance(vectors, np.ndarray):
+        vectors = np.stack(list(vectors)) if len(vectors) else np.zeros((0, 0))
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
     with (folder / VECTORS).open("wb") as fh:
         np.save(fh, matrix)
 
