@@ -169,6 +169,7 @@ def _with_donor_metadata(chunk, donors: list[dict], crypto_jurisdictions: dict[s
 
 def _real_passages(parts: dict, donors: list[dict]) -> tuple[list, np.ndarray, dict[str, int]]:
     crypto_jurisdictions = {c.article_id.rsplit("#", 1)[-1]: c.jurisdictions for c in parts["cryptonews"][0]}
+    donors = [d for d in donors if d["id"] in crypto_jurisdictions]  # the articles reindexed (a quick run: some)
     seen: set[str] = set()
     chunks, vectors, origin = [], [], {}
     for name, (part_chunks, part_vectors) in parts.items():
