@@ -28,16 +28,26 @@ from bench.common import SQUAD, child_arguments, load_questions, summary_ms, wri
 WARM_UP = ["What is a stablecoin?", "Who regulates crypto exchanges?", "What did the SEC do this week?"]
 
 
-def bench_filters():
-    """The filters timed: each alone, then combined; cryptonews metadata decides how much each lets through."""
+def bench_filters(chunks) -> dict:
+    """The filters timed: each alone, then combined. The date ranges follow the index's dates (cryptonews's,
+    October 2021 to July 2022 in a full run): the second quarter of its dated passages alone, and the middle
+    80% of them combined with two jurisdictions and one source."""
+    import numpy as np
+
     from qa.search.filters import Filters
+
+    dates = np.sort([c.published_date for c in chunks if c.published_date])
+
+    def day(q: float) -> dt.date:
+        value = int(dates[min(len(dates) - 1, int(q * len(dates)))])
+        return dt.date(value // 10000, value // 100 % 100, value % 100)
 
     return {
         "jurisdiction": Filters(jurisdictions=("United States",)),
         "source": Filters(sources=("CoinTelegraph",)),
-        "date": Filters(date_from=dt.date(2022, 1, 1), date_to=dt.date(2022, 3, 31)),
+        "date": Filters(date_from=day(0.25), date_to=day(0.5)),
         "combined": Filters(jurisdictions=("United States", "United Kingdom"), sources=("CoinTelegraph",),
-                            date_from=dt.date(2021, 12, 1), date_to=dt.date(2022, 6, 30)),
+                            date_from=day(0.1), date_to=day(0.9)),
     }
 
 
@@ -87,7 +97,7 @@ def main() -> None:
         for stage, ms in result.timings_ms.items():
             stages.setdefault(stage, []).append(ms)
 
-    filters = bench_filters()
+    filters = bench_filters(index.chunks)
     let_through = {name: _let_through(index, f) for name, f in filters.items()}
     filtered, filtered_stages, where = {}, {}, {}
     for name, chosen in filters.items():
@@ -191,8 +201,11 @@ def _chroma_only(pipeline, questions: list[str], k: int) -> list[float]:
         def embed_query(self, text):
             return embedder.encode([text], use_cache=False)[0].tolist()
 
-    chroma = Chroma(client=pipeline.reader.snapshot().collection._client, collection_name=COLLECTION,
-                    embedding_function=SameEncoder())
+    from qa.index.local import open_persistent_client
+
+    # A client of the same folder: Chroma shares one system per path, so this opens nothing twice.
+    client = open_persistent_client(pipeline.reader.snapshot().folder / "chroma")
+    chroma = Chroma(client=client, collection_name=COLLECTION, embedding_function=SameEncoder())
     chroma.similarity_search(WARM_UP[0], k=k)
     out = []
     for question in questions:
