@@ -38,10 +38,11 @@ class Sizes:
     squad_questions: int  # SQuAD questions answered cold, then warm, per latency benchmark
     baseline_questions: int  # questions per filter for Chroma's own filtered query
     load_seconds: float  # how long the 8 askers ask while the index is reindexed
+    load_questions: int  # distinct questions the askers take in turn
 
 
-FULL = Sizes("full", None, 2, (10_000, 100_000), 100, 128, None, 3, 3, 60, 30, 60)
-QUICK = Sizes("quick", 1_000, 1, (2_000, 10_000), 30, 48, 150, 2, 2, 20, 10, 15)
+FULL = Sizes("full", None, 2, (10_000, 100_000), 100, 128, None, 3, 3, 60, 30, 60, 3000)
+QUICK = Sizes("quick", 1_000, 1, (2_000, 10_000), 30, 48, 150, 2, 2, 20, 10, 15, 1000)
 
 
 def sizes_by_name(name: str) -> Sizes:

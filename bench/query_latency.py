@@ -134,7 +134,7 @@ def main() -> None:
         "open_and_warm_up_s": round(ready_s, 2),
         "retrieval_ms": summary_ms(retrieval),
         "retrieval_stages_ms": {stage: summary_ms(values) for stage, values in stages.items()},
-        "filters": {name: repr(f) for name, f in filters.items()},
+        "filters": {name: _describe(f) for name, f in filters.items()},
         "filter_lets_through": let_through,
         "retrieval_filtered_ms": filtered,
         "retrieval_filtered_stages_ms": filtered_stages,
@@ -150,6 +150,16 @@ def main() -> None:
         "answers_abstained": abstained,
         "chroma_only_ms": summary_ms(chroma),
     })
+
+
+def _describe(filters) -> str:
+    """The filter's set fields, e.g. `jurisdictions in United States; published 2022-01-01 to 2022-03-31`."""
+    parts = [f"{name} in {', '.join(values)}" for name, values in
+             (("sources", filters.sources), ("categories", filters.categories),
+              ("jurisdictions", filters.jurisdictions)) if values]
+    if filters.date_from or filters.date_to:
+        parts.append(f"published {filters.date_from or '…'} to {filters.date_to or '…'}")
+    return "; ".join(parts)
 
 
 def _forget_vectors(pipeline) -> None:

@@ -125,7 +125,7 @@ def run_all(sizes: Sizes, backend: str, workdir: Path, model_cache: Path) -> tup
     load = run_child("load", [
         "--index-dir", index_dir, "--corpus-dir", corpus_dir, "--model-cache", model_cache,
         "--embedding-cache", workdir / "reindex-caches" / f"cache-{sizes.repeats - 1}" / "embeddings.sqlite",
-        "--backend", backend, "--seconds", sizes.load_seconds, "--questions", sizes.questions,
+        "--backend", backend, "--seconds", sizes.load_seconds, "--questions", sizes.load_questions,
     ], workdir / "load.json")
 
     r, q_small, q_large = reindex.data, queries[small].data, queries[large].data
@@ -309,7 +309,7 @@ def _details_sections(details: dict, small: int, large: int) -> list[str]:
                   "|---|---|---|---|---|"]
         for name, summary in q_large["retrieval_filtered_ms"].items():
             where = q_large["chroma_where_ms"][name]
-            lines.append(f"| {name}: `{q_large['filters'][name]}` | {q_large['filter_lets_through'][name]:.1%} | "
+            lines.append(f"| {name}: {q_large['filters'][name]} | {q_large['filter_lets_through'][name]:.1%} | "
                          f"{summary['p50']} | {summary['p95']} | {where['p50']} / {where['p95']} |")
         lines += ["", "Both include the query's embedding; Chroma's is asked for the same 30 candidates the "
                       "dense side of a search asks for, over fewer questions."]
