@@ -39,10 +39,11 @@ class Sizes:
     baseline_questions: int  # questions per filter for Chroma's own filtered query
     load_seconds: float  # how long the 8 askers ask while the index is reindexed
     load_questions: int  # distinct questions the askers take in turn
+    squad_articles: int  # SQuAD 2.0 dev articles in the passage sets (0: all 35)
 
 
-FULL = Sizes("full", None, 2, (10_000, 100_000), 100, 128, None, 3, 3, 60, 30, 60, 3000)
-QUICK = Sizes("quick", 1_000, 1, (2_000, 10_000), 30, 48, 150, 2, 2, 20, 10, 15, 1000)
+FULL = Sizes("full", None, 2, (10_000, 100_000), 100, 128, None, 3, 3, 60, 30, 60, 3000, 0)
+QUICK = Sizes("quick", 1_000, 1, (2_000, 10_000), 30, 48, 40, 2, 2, 20, 10, 15, 1000, 8)
 
 
 def sizes_by_name(name: str) -> Sizes:

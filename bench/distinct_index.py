@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--scratch", type=Path, required=True, help="folder for the SciFact corpus file")
     parser.add_argument("--backend", default="onnx")
     parser.add_argument("--scifact-docs", type=int, default=0, help="unjudged SciFact documents kept (0: all)")
+    parser.add_argument("--squad-articles", type=int, default=0, help="SQuAD articles kept (0: all 35)")
     parser.add_argument("--target", type=Path, action="append", required=True, help="index folder to build")
     parser.add_argument("--chunks", type=int, action="append", required=True, help="passages of each target")
     args = parser.parse_args()
@@ -62,7 +63,7 @@ def main() -> None:
     t = time.perf_counter()
     donors = _cryptonews_metadata()
     parts = {
-        "squad2": _embedded(SQUAD_CORPUS, settings, embedder),
+        "squad2": _embedded(_squad_corpus(args.scratch / "squad2", args.squad_articles), settings, embedder),
         "cryptonews": _from_index(args.source_index, donors),
         "scifact": _embedded(_scifact_corpus(args.scratch / "scifact", args.scifact_docs), settings, embedder),
     }
@@ -113,6 +114,18 @@ def _day_month_year(value: str | None) -> dt.date | None:
         return dt.datetime.strptime(str(value).split()[0], "%d-%m-%Y").date()
     except (ValueError, IndexError):
         return None
+
+
+def _squad_corpus(folder: Path, articles: int) -> Path:
+    """SQuAD 2.0 dev's corpus folder, or a copy of its first `articles` articles (a quick run)."""
+    if not articles:
+        return SQUAD_CORPUS
+    folder.mkdir(parents=True, exist_ok=True)
+    source = next(SQUAD_CORPUS.glob("*.jsonl"))
+    with source.open(encoding="utf-8") as src, (folder / source.name).open("w", encoding="utf-8") as dst:
+        for line, _ in zip(src, range(articles)):
+            dst.write(line)
+    return folder
 
 
 def _scifact_corpus(folder: Path, extra_docs: int) -> Path:

@@ -74,7 +74,7 @@ def main() -> None:
     ready_s = time.perf_counter() - t
     index = pipeline.reader.snapshot()
     chunks = len(index.chunks)
-    squad = _squad_questions(args.squad_questions)
+    squad = _squad_questions(args.squad_questions, {c.title for c in index.chunks})
 
     # First, before anything else embeds passage sentences in this process.
     cold, warm, squad_abstained = [], [], 0
@@ -170,10 +170,18 @@ def _forget_vectors(pipeline) -> None:
     pipeline.embedder.memory = MemoryVectorCache(pipeline.embedder.memory.capacity)
 
 
-def _squad_questions(n: int) -> list[str]:
-    """The first `n` questions of the SQuAD 2.0 dev sample (answerable and unanswerable, as they come)."""
+def _squad_questions(n: int, titles: set[str]) -> list[str]:
+    """The first `n` questions of the SQuAD 2.0 dev sample (answerable and unanswerable, as they come) about
+    the articles the index holds."""
+    out = []
     with (SQUAD / "questions_500.jsonl").open(encoding="utf-8") as fh:
-        return [json.loads(line)["question"] for line, _ in zip(fh, range(n))]
+        for line in fh:
+            row = json.loads(line)
+            if set(row["gold_titles"]) & titles:
+                out.append(row["question"])
+            if len(out) == n:
+                break
+    return out
 
 
 def _let_through(index, filters) -> float:

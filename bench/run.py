@@ -10,6 +10,7 @@ are kept in the QA cache folder (QA_CACHE_DIR, `.cache/` by default) so that a s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -48,9 +49,16 @@ def main() -> None:
                         help="encoder of the reindex and query benchmarks (default: onnx)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the work files here (default: temporary)")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="folder for results.json and results.md")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed reindexes and encoder ceilings, best of each (default: 2; quick 1)")
+    parser.add_argument("--scifact-docs", type=int, default=None,
+                        help="SciFact documents besides the judged ones for nDCG@10 and the passage sets "
+                             "(default: the whole corpus; quick 40)")
     args = parser.parse_args()
 
     sizes = sizes_by_name("quick" if args.quick else "full")
+    overrides = {"repeats": args.repeats, "scifact_docs": args.scifact_docs}
+    sizes = dataclasses.replace(sizes, **{k: v for k, v in overrides.items() if v is not None})
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="qa-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     from qa.settings import load_settings
@@ -106,7 +114,7 @@ def run_all(sizes: Sizes, backend: str, workdir: Path, model_cache: Path) -> tup
     # One build of both passage sets (the smaller is a prefix of the larger), used by every latency scene.
     scaled = run_child("distinct_index", [
         "--source-index", index_dir, "--model-cache", model_cache, "--scratch", workdir / "passages",
-        "--backend", backend, "--scifact-docs", sizes.scifact_docs or 0,
+        "--backend", backend, "--scifact-docs", sizes.scifact_docs or 0, "--squad-articles", sizes.squad_articles,
         *[a for n, d in scale_dirs.items() for a in ("--target", d, "--chunks", n)],
     ], workdir / "distinct_index.json")
     queries = {
