@@ -320,7 +320,7 @@ def upload_panel(settings: Settings, pipeline: Pipeline, visitor: Visitor) -> No
 
 
 def url_panel(settings: Settings, pipeline: Pipeline, visitor: Visitor) -> None:
-    with st.form("add_urls", border=False):
+    with st.form("add_urls", clear_on_submit=True, border=False):
         text = st.text_area("Add articles from URLs", key="add_urls_text", placeholder="https://…",
                             help=f"One http or https URL per line, up to {settings.max_add_urls}; each page is "
                                  "fetched (robots.txt honoured), saved into the corpus folder and indexed.")
@@ -448,7 +448,6 @@ def add_from_urls(settings: Settings, pipeline: Pipeline, visitor: Visitor, batc
                 reindex_now(pipeline, visitor, reason="add_urls")
             messages[:0] = [admin.url_outcome(result) for result in report.results]
     st.session_state["url_outcome"] = messages
-    st.session_state.pop("add_urls_text", None)  # an empty box after the rerun
     st.rerun()
 
 
