@@ -1,14 +1,19 @@
-"""The admin actions — reindex, upload, delete an uploaded file, choose the LLM server — each done through the
-library and recorded in the audit log with who did it. The UI calls these only for a signed-in admin.
+"""The admin actions — reindex, upload, add articles from URLs, delete an uploaded file, choose the LLM server —
+each done through the library and recorded in the audit log with who did it. The UI calls these only for a
+signed-in admin.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 
 from qa.audit import record_action, uploaded_files
 from qa.errors import QAError
 from qa.index.reindex import ProgressCallback, ReindexReport
+from qa.ingest.fetch import Fetcher, FetchPolicy
 from qa.ingest.upload import Upload, UploadError, add_to_corpus, remove_from_corpus
+from qa.ingest.web import STATUSES, UrlResult, WebReport, write_log
+from qa.ingest.web import add_urls as fetch_urls
 from qa.llm_servers import ServerChoice, settings_for_server
 from qa.pipeline import Pipeline
 from qa.settings import Settings
@@ -37,6 +42,43 @@ def upload(settings: Settings, who: str, name: str, data: bytes) -> Upload:
     record_action(settings.audit_log_path, who, "upload", file=saved.name, uploaded_as=name, bytes=len(data),
                   articles=saved.articles, already_there=saved.already_there)
     return saved
+
+
+def add_urls(settings: Settings, who: str, urls: Sequence[str], *, refused_lines: Sequence[str] = (),
+             progress: Callable[[UrlResult], None] | None = None) -> WebReport:
+    """Fetches each URL's article into the corpus folder as `qa add` does (one bad URL never stops the others;
+    `progress` hears of each URL as it is done), appends to the fetch log, and records in the audit log the
+    URLs, what became of each, and the pasted lines that were refused before fetching (`refused_lines`)."""
+    audit = settings.audit_log_path
+    try:
+        with Fetcher(FetchPolicy.from_settings(settings)) as fetcher:
+            report = fetch_urls(urls, settings.corpus_dir, fetcher, progress=progress)
+    except QAError as exc:
+        record_action(audit, who, "add_urls", urls=list(urls), refused_lines=list(refused_lines), error=str(exc))
+        raise
+    write_log(settings.fetch_log, report)
+    results = [{"url": r.url, "status": r.status, **({"path": r.path} if r.path else {}),
+                **({"reason": r.reason} if r.reason else {})} for r in report.results]
+    record_action(audit, who, "add_urls", urls=list(urls), refused_lines=list(refused_lines),
+                  **{status: report.counts[status] for status in STATUSES}, results=results)
+    logger.info("%s by %s", report.summary(), who)
+    return report
+
+
+def url_outcome(result: UrlResult) -> tuple[str, str]:
+    """How one URL's result reads to an admin: a level (success, info, warning or error) and a sentence."""
+    title = f"“{result.title}”" if result.title else "the page"
+    if result.status == "added":
+        return "success", f"{result.url}: added {title} ({result.path})."
+    if result.status == "updated":
+        return "success", f"{result.url}: updated {title}, whose text had changed ({result.path})."
+    if result.status == "unchanged":
+        return "info", f"{result.url}: already in the corpus and unchanged since it was last fetched ({result.path})."
+    if result.status == "duplicate":
+        return "info", f"{result.url}: already in the corpus ({result.reason}; {result.path})."
+    if result.refused_by_robots:
+        return "warning", f"{result.url}: refused by robots.txt ({result.reason})."
+    return "error", f"{result.url}: not added: {result.reason}."
 
 
 def deletable_uploads(settings: Settings) -> list[str]:

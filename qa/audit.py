@@ -1,4 +1,4 @@
-"""The audit log of admin actions (reindex, upload, deletion, LLM server change): JSON lines with who, when
+"""The audit log of admin actions (reindex, upload, URLs added, deletion, LLM server change): JSON lines with who, when
 and what, at `Settings.audit_log_path` (beside the feedback file unless QA_AUDIT_PATH says otherwise).
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from qa.jsonl import append_record, read_records
 
 logger = logging.getLogger(__name__)
 
-ACTIONS = ("reindex", "upload", "delete", "llm_server", "sign_in", "sign_in_failed")
+ACTIONS = ("reindex", "upload", "add_urls", "delete", "llm_server", "sign_in", "sign_in_failed")
 
 
 def record_action(path: Path, who: str, action: str, **details) -> dict:

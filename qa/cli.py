@@ -151,11 +151,7 @@ def cmd_sync(args, settings) -> int:
 def _fetcher(settings):
     from qa.ingest.fetch import Fetcher, FetchPolicy
 
-    return Fetcher(FetchPolicy(
-        user_agent=settings.fetch_user_agent, timeout_s=settings.fetch_timeout_s,
-        max_bytes=int(settings.fetch_max_mb * 1_000_000), max_redirects=settings.fetch_max_redirects,
-        host_delay_s=settings.fetch_host_delay_s, concurrency=settings.fetch_concurrency,
-    ))
+    return Fetcher(FetchPolicy.from_settings(settings))
 
 
 @contextlib.contextmanager

@@ -1,5 +1,5 @@
 """Bounds on what visitors can make the server do: questions per session per minute, pipelines kept in memory
-(least recently used dropped), and the size, count and type of uploaded files.
+(least recently used dropped), the size, count and type of uploaded files, and the URLs one paste may add.
 """
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+from urllib.parse import urlsplit
 
 from qa.ingest.load import SUPPORTED_SUFFIXES
 from qa.settings import Settings
@@ -91,3 +93,54 @@ def check_upload_batch(settings: Settings, files: list[tuple[str, int]]) -> list
             problems.append(f"{name!r} is {size / 1024 / 1024:.1f} MB, over the {settings.max_upload_mb:g} MB "
                             "limit (QA_MAX_UPLOAD_MB); split it or make it JSONL")
     return problems
+
+
+@dataclass
+class UrlBatch:
+    """URLs pasted one per line: `urls` to fetch (distinct, in order), `problems` one per line that is not an
+    http or https URL (those lines are left out, the others still fetched), `refusal` when the whole paste is
+    refused (too many URLs; nothing is fetched)."""
+
+    urls: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    refusal: str | None = None
+
+
+def check_url_batch(settings: Settings, text: str) -> UrlBatch:
+    """Reads pasted URLs, one per line (blank lines ignored), before anything is fetched."""
+    batch = UrlBatch()
+    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not lines:
+        batch.refusal = "no URL given; paste one http or https URL per line"
+        return batch
+    if len(lines) > settings.max_add_urls:
+        batch.refusal = (f"{len(lines)} URLs at once is more than the {settings.max_add_urls} allowed "
+                         "(QA_MAX_ADD_URLS); add them in smaller batches")
+        return batch
+    for number, line in lines:
+        problem = _url_problem(line)
+        if problem:
+            shown = line if len(line) <= 80 else line[:77] + "..."
+            batch.problems.append(f"line {number}: {shown!r} {problem}")
+        elif line not in batch.urls:
+            batch.urls.append(line)
+    return batch
+
+
+def _url_problem(line: str) -> str | None:
+    if any(c.isspace() for c in line):
+        return "holds a space; put one URL per line, without spaces"
+    try:
+        parts = urlsplit(line)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        return f"is not a valid URL ({exc}); copy it again from the browser's address bar"
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") and "://" not in line:
+        return ("does not start with http:// or https://; write the full address as the browser's address bar "
+                "shows it, e.g. https://www.example.org/news/article.html")
+    if scheme not in ("http", "https"):
+        return f"uses the {scheme}: scheme; only http and https pages can be added, remove the line"
+    if not parts.hostname:
+        return "has no host name; write the full address, e.g. https://www.example.org/news/article.html"
+    return None

@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     questions_per_minute: int = Field(10, ge=1, description="Questions one browser session may ask per minute.")
     max_upload_files: int = Field(10, ge=1, description="Files one upload may hold.")
     max_upload_mb: float = Field(20.0, gt=0, description="Largest uploaded file, in MB.")
+    max_add_urls: int = Field(20, ge=1, description="URLs one paste into the app's \"Add articles from URLs\" may "
+                                                   "hold (`qa add` has no limit).")
     audit_path: Path | None = Field(
         None, description="JSONL log of admin actions; unset: audit.jsonl beside the feedback file.")
     log_level: str = Field("WARNING", description="Logging level of the `qa` command.")

@@ -1,5 +1,5 @@
 """The Streamlit app: a chat whose every answer carries numbered sources that can be opened and checked,
-plus the evaluation page. Thin: questions, reindexing and uploads all go to the `qa` library.
+plus the evaluation page. Thin: questions, reindexing, uploads and URLs to add all go to the `qa` library.
 """
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from qa.index.embed import Embedder
 from qa.index.reindex import ReindexReport
 from qa.ingest.load import SUPPORTED_SUFFIXES
 from qa.ingest.upload import Upload, UploadError
-from qa.limits import PipelineCache, QuestionRateLimit, check_upload_batch
+from qa.ingest.web import UrlResult
+from qa.limits import PipelineCache, QuestionRateLimit, UrlBatch, check_upload_batch, check_url_batch
 from qa.llm_servers import ServerChoice, server_names, settings_for_server
 from qa.pipeline import IndexStatus, Pipeline
 from qa.search.retrieve import Filters
@@ -191,7 +192,8 @@ def access_panel(settings: Settings, visitor: Visitor) -> None:
 
 
 def password_form(settings: Settings) -> None:
-    st.caption("Reading and asking need no sign-in. Admins reindex, upload and choose the LLM server.")
+    st.caption("Reading and asking need no sign-in. Admins reindex, add articles (files or URLs) and choose the "
+               "LLM server.")
     with st.form("admin_sign_in", clear_on_submit=True, border=False):
         password = st.text_input("Admin password", type="password", key="admin_password")
         submitted = st.form_submit_button("Sign in as admin", width="stretch")
@@ -239,6 +241,7 @@ def sidebar(settings: Settings, pipeline: Pipeline, status: IndexStatus, visitor
         index_panel(settings, pipeline, status, visitor)
         if visitor.is_admin:
             upload_panel(settings, pipeline, visitor)
+            url_panel(settings, pipeline, visitor)
             delete_panel(settings, pipeline, visitor)
 
         st.divider()
@@ -314,6 +317,21 @@ def upload_panel(settings: Settings, pipeline: Pipeline, visitor: Visitor) -> No
         else:
             add_uploads(settings, pipeline, visitor, [(f.name, f.getvalue()) for f in files])
     show_upload_outcome()
+
+
+def url_panel(settings: Settings, pipeline: Pipeline, visitor: Visitor) -> None:
+    with st.form("add_urls", clear_on_submit=True, border=False):
+        text = st.text_area("Add articles from URLs", key="add_urls_text", placeholder="https://…",
+                            help=f"One http or https URL per line, up to {settings.max_add_urls}; each page is "
+                                 "fetched (robots.txt honoured), saved into the corpus folder and indexed.")
+        submitted = st.form_submit_button("Fetch and index", width="stretch")
+    if submitted:
+        batch = check_url_batch(settings, text)
+        if batch.refusal:
+            st.session_state["url_outcome"] = [("error", batch.refusal)]
+        else:
+            add_from_urls(settings, pipeline, visitor, batch)
+    show_upload_outcome("url_outcome")
 
 
 def delete_panel(settings: Settings, pipeline: Pipeline, visitor: Visitor) -> None:
@@ -402,8 +420,39 @@ def add_uploads(settings: Settings, pipeline: Pipeline, visitor: Visitor, files:
     st.rerun()
 
 
-def show_upload_outcome() -> None:
-    for kind, message in st.session_state.pop("upload_outcome", []):
+def add_from_urls(settings: Settings, pipeline: Pipeline, visitor: Visitor, batch: UrlBatch) -> None:
+    """Fetches the batch's URLs with a progress bar ("3/7 fetched: <url>"), reindexes when something was added
+    or updated, and keeps one message per URL (and per refused line) for the rerun."""
+    messages = [("error", problem) for problem in batch.problems]
+    if batch.urls:
+        bar = st.progress(0.0, text=f"Fetching {len(batch.urls)} URL(s)…")
+        done = itertools.count(1)
+
+        def progress(result: UrlResult) -> None:
+            n = next(done)
+            bar.progress(n / len(batch.urls), text=f"{n}/{len(batch.urls)} fetched: {render.md_escape(result.url)}")
+
+        report = None
+        try:
+            report = admin.add_urls(settings, visitor.who, batch.urls, refused_lines=batch.problems,
+                                    progress=progress)
+        except QAError as exc:
+            messages.insert(0, ("error", str(exc)))
+        except Exception as exc:
+            logger.exception("adding URLs failed")
+            messages.insert(0, ("error", f"adding the URLs failed ({type(exc).__name__}: {exc})"))
+        finally:
+            bar.empty()
+        if report is not None:
+            if report.changed:
+                reindex_now(pipeline, visitor, reason="add_urls")
+            messages[:0] = [admin.url_outcome(result) for result in report.results]
+    st.session_state["url_outcome"] = messages
+    st.rerun()
+
+
+def show_upload_outcome(key: str = "upload_outcome") -> None:
+    for kind, message in st.session_state.pop(key, []):
         getattr(st, kind)(render.md_escape(message))
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from qa.errors import QAError
+from qa.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,10 @@ class FetchError(QAError):
         self.reason = reason
 
 
+class RobotsRefusal(FetchError):
+    """The URL's host does not let us fetch it: its robots.txt forbids the path, or cannot be read."""
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
     """How politely and how far the fetcher goes; every field comes from `Settings.fetch_*`."""
@@ -38,6 +43,12 @@ class FetchPolicy:
     max_redirects: int = 5
     host_delay_s: float = 1.0
     concurrency: int = 4
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchPolicy:
+        return cls(user_agent=settings.fetch_user_agent, timeout_s=settings.fetch_timeout_s,
+                   max_bytes=int(settings.fetch_max_mb * 1_000_000), max_redirects=settings.fetch_max_redirects,
+                   host_delay_s=settings.fetch_host_delay_s, concurrency=settings.fetch_concurrency)
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ class Fetcher:
         for _ in range(self.policy.max_redirects + 1):
             _check_scheme(current)
             if not self.allowed(current):
-                raise FetchError(url, f"robots.txt of {_origin(current)} forbids {urlsplit(current).path or '/'}")
+                raise RobotsRefusal(url, f"robots.txt of {_origin(current)} forbids {urlsplit(current).path or '/'}")
             headers = {}
             if etag:
                 headers["If-None-Match"] = etag

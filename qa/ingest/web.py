@@ -18,7 +18,7 @@ from pathlib import Path
 
 from qa.errors import ConfigError
 from qa.ingest.feeds import MAX_SITEMAP_DEPTH, FeedSource, Link, parse_feed, parse_sitemap
-from qa.ingest.fetch import Fetched, Fetcher, FetchError
+from qa.ingest.fetch import Fetched, Fetcher, FetchError, RobotsRefusal
 from qa.ingest.webpage import WebArticle, article_path, canonical_url, read_page
 from qa.jsonl import append_record
 
@@ -30,13 +30,15 @@ STATUSES = ("added", "updated", "unchanged", "duplicate", "failed")
 
 @dataclass
 class UrlResult:
-    """What happened to one URL: `status` is one of STATUSES; `path` is relative to the corpus folder."""
+    """What happened to one URL: `status` is one of STATUSES; `path` is relative to the corpus folder;
+    `refused_by_robots` marks a failure because the host's robots.txt does not let us fetch the page."""
 
     url: str
     status: str
     path: str | None = None
     reason: str | None = None
     title: str | None = None
+    refused_by_robots: bool = False
 
 
 @dataclass
@@ -194,7 +196,8 @@ def _fetch_all(todo: list[tuple[str, str | None]], corpus_dir: Path, fetcher: Fe
     with ThreadPoolExecutor(max_workers=fetcher.policy.concurrency) as pool:
         for url, _source, outcome in pool.map(fetch, items):
             if isinstance(outcome, FetchError):
-                result = UrlResult(url, "failed", reason=outcome.reason)
+                result = UrlResult(url, "failed", reason=outcome.reason,
+                                   refused_by_robots=isinstance(outcome, RobotsRefusal))
             elif isinstance(outcome, Fetched):
                 key = state.key_for(url)
                 result = UrlResult(url, "unchanged", path=state.pages.get(key, {}).get("file"))

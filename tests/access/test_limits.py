@@ -1,7 +1,8 @@
-"""Bounded resources: questions per session per minute, pipelines kept in memory, uploads' count, size, type."""
+"""Bounded resources: questions per session per minute, pipelines kept in memory, uploads' count, size, type,
+and the URLs one paste may add."""
 from __future__ import annotations
 
-from qa.limits import PipelineCache, QuestionRateLimit, check_upload_batch
+from qa.limits import PipelineCache, QuestionRateLimit, check_upload_batch, check_url_batch
 from qa.settings import Settings
 
 
@@ -94,3 +95,28 @@ def test_an_upload_of_an_unsupported_type_is_refused_naming_the_supported_ones()
 
 def test_an_upload_within_every_limit_passes():
     assert check_upload_batch(Settings(), [("a.md", 10), ("b.jsonl", 20 * 1024 * 1024)]) == []
+
+
+def test_pasted_urls_keep_the_http_ones_and_name_each_other_line_with_its_fix():
+    pasted = ("https://news.example.org/a.html\n\n  http://127.0.0.1:8000/b  \nwww.example.org/c\n"
+              "ftp://127.0.0.1/d.txt\nhttps://a b\nhttp://\nhttps://news.example.org/a.html\n")
+
+    batch = check_url_batch(Settings(), pasted)
+
+    assert batch.urls == ["https://news.example.org/a.html", "http://127.0.0.1:8000/b"]
+    assert batch.refusal is None
+    assert [p.split(" ", 2)[:2] for p in batch.problems] == [["line", "4:"], ["line", "5:"], ["line", "6:"],
+                                                             ["line", "7:"]]
+    assert "does not start with http:// or https://; write the full address" in batch.problems[0]
+    assert "uses the ftp: scheme; only http and https pages can be added" in batch.problems[1]
+    assert "holds a space; put one URL per line" in batch.problems[2]
+    assert "has no host name" in batch.problems[3]
+
+
+def test_a_paste_of_too_many_urls_or_of_none_is_refused_naming_the_setting():
+    too_many = check_url_batch(Settings(max_add_urls=2), "http://a.example/1\nhttp://a.example/2\nnot a url\n")
+    empty = check_url_batch(Settings(), " \n\n")
+
+    assert too_many.urls == [] and too_many.refusal == ("3 URLs at once is more than the 2 allowed "
+                                                        "(QA_MAX_ADD_URLS); add them in smaller batches")
+    assert empty.urls == [] and empty.refusal == "no URL given; paste one http or https URL per line"

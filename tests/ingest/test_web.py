@@ -97,6 +97,7 @@ def test_a_bad_url_is_reported_with_its_reason_and_the_others_are_still_added(si
     assert results[site.url(path)].status == "failed"
     assert reason in results[site.url(path)].reason
     assert results[site.url("/news/no-date.html")].status == "added"
+    assert results[site.url(path)].refused_by_robots == (reason == "robots.txt")
     assert report.exit_status == 1
     assert [a.title for a in load_corpus(corpus).articles] == ["Dubai regulator fines an exchange"]
 

@@ -30,6 +30,8 @@ def admin_controls(at: AppTest) -> set[str]:
     shown = {key for key in ("reindex", "reindex_full", "llm_server", "delete_upload", "build_index") if key in keys}
     if at.get("file_uploader"):
         shown.add("upload")
+    if any(t.key == "add_urls_text" for t in at.text_area):
+        shown.add("add_urls")
     return shown
 
 
@@ -60,7 +62,7 @@ def test_without_sign_in_on_loopback_the_app_is_single_user_and_says_so(use_sett
     at = start(use_settings, seed_app_settings)
 
     assert any("Single-user mode" in c.value for c in at.sidebar.caption)
-    assert {"reindex", "reindex_full", "upload"} <= admin_controls(at)
+    assert {"reindex", "reindex_full", "upload", "add_urls"} <= admin_controls(at)
     assert not [t for t in at.text_input if t.key == "admin_password"]
 
 
@@ -97,7 +99,7 @@ def test_an_admin_signs_in_with_the_password_and_the_reindex_is_audited(use_sett
     at = start(use_settings, seed_app_settings, QA_ADMIN_PASSWORD_HASH=hash_password(PASSWORD))
 
     sign_in(at, PASSWORD)
-    assert {"reindex", "upload"} <= admin_controls(at)
+    assert {"reindex", "upload", "add_urls"} <= admin_controls(at)
     at.button(key="reindex").click().run()
 
     assert any("Indexed: added 0" in unescape(s.value) for s in at.sidebar.success)
@@ -146,7 +148,7 @@ def test_with_oidc_configured_readers_get_a_sign_in_button_and_a_listed_user_is_
     assert [b.label for b in reader.sidebar.button if b.key == "sign_in"] == ["Sign in as admin"]
     assert admin_controls(reader) == set() and not [t for t in reader.text_input if t.key == "admin_password"]
     assert admin_controls(other) == set()
-    assert {"reindex", "upload"} <= admin_controls(ops)
+    assert {"reindex", "upload", "add_urls"} <= admin_controls(ops)
     assert any("ops@example.com" in unescape(c.value) for c in ops.sidebar.caption)
 
 
