@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     embedding_backend: Literal["torch", "onnx"] = Field(
         "torch",
         description="`torch` (fp32: the model's ONNX export, made once with torch, else sentence-transformers) "
-                    "or `onnx` (int8 ONNX Runtime, ?× the default's speed at reindex: bench/results.md).",
+                    "or `onnx` (int8 ONNX Runtime, 1.98× the default's speed at reindex: bench/results.md).",
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
     chunk_tokens: int = Field(200, ge=32, le=256, description="Target chunk size in word pieces (model limit 256).")
