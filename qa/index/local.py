@@ -30,6 +30,7 @@ from qa.index.backend import (
 )
 from qa.index.bm25 import BM25Index, build_bm25
 from qa.index.faults import Checkpoint, no_checkpoint
+from qa.index.sentences import SentenceVectors, read_stored, write_sentence_vectors
 from qa.ingest.chunk import Chunk
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,8 @@ class LocalGenerations(IndexBackend):
         self._client = client
         index = OpenIndex.of(generation.folder.name, chunks, BM25Index(generation.folder / "bm25", len(chunks)),
                              get_collection(client), generation.manifest(), folder=generation.folder,
-                             vectors=generation.read_vectors(len(chunks)) if chunks else None)
+                             vectors=generation.read_vectors(len(chunks)) if chunks else None,
+                             sentences=SentenceVectors.load(generation.folder, len(chunks)) if chunks else None)
         logger.info("opened index %s (%d chunks) in %.0f ms", index.name, len(chunks),
                     (time.perf_counter() - started) * 1000)
         return index
@@ -130,12 +132,18 @@ class LocalGenerations(IndexBackend):
             batch_limit = min(client.get_max_batch_size(), 5000)
             delete_ids(collection.delete, plan.stale_ids, batch_limit)
             stored: dict[str, np.ndarray] = {}  # the new chunks' vectors, for vectors.npy
+            sentence_vectors: dict[str, tuple] = {}  # the new chunks' sentence vectors, by chunk id
+
+            def keep_sentences(batch, spans, vectors):
+                if vectors is not None:
+                    sentence_vectors.update((c.chunk_id, (s, v)) for c, s, v in zip(batch, spans, vectors))
 
             def add(ids, embeddings, **rest):
                 collection.add(ids=ids, embeddings=embeddings, **rest)
                 stored.update(zip(ids, np.asarray(embeddings, dtype=np.float32)))
 
-            embed_and_store(embedder, add, plan.new_chunks, batch_limit, progress, show_progress, checkpoint)
+            embed_and_store(embedder, add, plan.new_chunks, batch_limit, progress, show_progress, checkpoint,
+                            sentences=keep_sentences)
             kept_ids = {cid for ids in plan.kept.values() for cid in ids}
             current_chunks = current.read_chunks() if current is not None else []
             kept = [c for c in current_chunks if c.chunk_id in kept_ids]
@@ -149,6 +157,9 @@ class LocalGenerations(IndexBackend):
             if kept:
                 stored.update(_kept_vectors(current, current_chunks, kept, collection))
             write_vectors(folder, [stored[c.chunk_id] for c in chunks])
+            if kept:  # the carried-over chunks keep their sentence vectors (same model: a new model rebuilds)
+                sentence_vectors = {**read_stored(current.folder, current_chunks), **sentence_vectors}
+            write_sentence_vectors(folder, chunks, sentence_vectors)
         finally:
             release_client(client)
         return chunks

@@ -104,23 +104,39 @@ class OnnxEncoder:
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """One L2-normalized float32 row per text, in the order given; texts beyond max_seq_length are truncated."""
+        return self.encode_with_spans(texts, None, batch_size)[0]
+
+    def encode_with_spans(self, texts: list[str], spans: Sequence[Sequence[tuple[int, int]]] | None,
+                          batch_size: int = 64) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The texts' vectors (as `encode`) and, when `spans` gives character spans of each text, one vector per
+        span from the same pass: the mean of the span's token states, unit length ("late chunking": a sentence
+        read in its passage's context, at no extra encoder cost). A span past the truncation, or with no word
+        piece, gets a row of zeros."""
         texts = list(texts)
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        span_vectors = [np.zeros((len(s), self.dimension), dtype=np.float32) for s in spans] if spans else []
         if not texts:
-            return vectors
+            return vectors, span_vectors
         encodings = self._tokenizer.encode_batch(texts)
         # Longest first, so each batch holds texts of similar length and little compute goes to padding.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
-            vectors[rows] = self._encode_batch([encodings[i].ids for i in rows])
-        return vectors
+            hidden, mask = self._hidden_states([encodings[i].ids for i in rows])
+            vectors[rows] = _unit_rows((hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9))
+            if spans:
+                for row, i in enumerate(rows):
+                    ids = encodings[i].ids
+                    span_vectors[i] = _span_vectors(hidden[row, :len(ids)], encodings[i].offsets, spans[i],
+                                                    self.dimension)
+        return vectors, span_vectors
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces of each text, [CLS] and [SEP] included, without truncation (so chunks can be sized to fit)."""
         return [len(e.ids) for e in self._counting_tokenizer.encode_batch(list(texts))]
 
-    def _encode_batch(self, token_ids: list[list[int]]) -> np.ndarray:
+    def _hidden_states(self, token_ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The last hidden states of a padded batch, and its mask of real tokens (batch, tokens, 1)."""
         longest = max(len(ids) for ids in token_ids)
         input_ids = np.full((len(token_ids), longest), self._pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(token_ids), longest), dtype=np.int64)
@@ -131,11 +147,29 @@ class OnnxEncoder:
             [ONNX_OUTPUT],
             {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": np.zeros_like(input_ids)},
         )
-        # Mean over real tokens, then unit length: sentence-transformers' Pooling(mean) and Normalize modules.
-        mask = attention_mask[:, :, None].astype(np.float32)
-        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return (pooled / norms).astype(np.float32, copy=False)
+        return hidden, attention_mask[:, :, None].astype(np.float32)
+
+
+def _unit_rows(pooled: np.ndarray) -> np.ndarray:
+    """Each row at unit length: sentence-transformers' Normalize module (after Pooling(mean))."""
+    norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    return (pooled / norms).astype(np.float32, copy=False)
+
+
+def _span_vectors(hidden: np.ndarray, offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]],
+                  dimension: int) -> np.ndarray:
+    """Mean token state of each character span (the word pieces that overlap it), unit length; zeros where no
+    word piece of the (possibly truncated) text falls in the span."""
+    starts = np.array([a for a, _ in offsets], dtype=np.int64)
+    ends = np.array([b for _, b in offsets], dtype=np.int64)
+    real = ends > starts  # [CLS], [SEP] have empty offsets
+    out = np.zeros((len(spans), dimension), dtype=np.float32)
+    for k, (s, t) in enumerate(spans):
+        picked = real & (starts < t) & (ends > s)
+        if picked.any():
+            out[k] = hidden[picked].mean(axis=0)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
 
 
 def _read_bert_config(model_dir: Path) -> dict:

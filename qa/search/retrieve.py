@@ -35,6 +35,9 @@ class Hit:
     bm25_score: float | None = None
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    # {(start, end) in chunk.text: unit vector} of the chunk's sentences, stored at reindex time; None where the
+    # index keeps none (the answerers then encode the sentences they read).
+    sentence_vectors: dict[tuple[int, int], np.ndarray] | None = None
 
 
 @dataclass
@@ -121,6 +124,9 @@ class Retriever:
             timings["bm25"] = _ms(t)
         t = time.perf_counter()
         hits = fuse(index.chunks, dense, lexical, self.settings.rrf_k)[:k]
+        if index.sentences is not None:
+            for hit in hits:
+                hit.sentence_vectors = index.sentences.for_row(index.positions[hit.chunk.chunk_id])
         timings["fuse"] = _ms(t)
         return SearchResult(hits=hits, query_vector=vector, timings_ms=timings)
 

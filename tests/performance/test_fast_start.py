@@ -20,9 +20,10 @@ TEXTS = [
 HEAVY = ("torch", "sentence_transformers", "transformers", "bm25s", "scipy")
 
 
-def test_torch_backend_gives_the_vectors_of_sentence_transformers(embedder):
+def test_torch_backend_gives_the_vectors_of_sentence_transformers(make_settings):
     from sentence_transformers import SentenceTransformer
 
+    embedder = Embedder(make_settings(embedding_backend="torch"))
     reference = SentenceTransformer(str(embedder.model_dir), device="cpu", local_files_only=True)
     reference.max_seq_length = 256
     expected = reference.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
