@@ -86,8 +86,9 @@ def _throughput(onnx, documents: list[str], n: int, rounds: int) -> dict:
 
 def _vs_default(onnx, documents: list[str], questions: list[str], n: int, rounds: int, model_cache: Path) -> dict:
     """int8 ONNX against the `torch` backend (the default until this figure made int8 the default; it serves
-    through the model's fp32 ONNX export), as the app calls each: chunk texts of the chunker's size in batches of `embedding_batch_size` (a
-    reindex), and one question at a time (a search). Alternating rounds, the best of each."""
+    through the model's fp32 ONNX export), as the app calls each: chunk texts of the chunker's size in batches
+    of `embedding_batch_size` (a reindex), and one question at a time (a search). Alternating rounds, the best
+    of each."""
     from qa.index.embed import Embedder
     from qa.settings import Settings
 

@@ -77,15 +77,8 @@ def main() -> None:
     squad = _squad_questions(args.squad_questions, {c.title for c in index.chunks})
 
     # First, before anything else embeds passage sentences in this process.
-    cold, warm, squad_abstained = [], [], 0
-    for question in squad:
-        t = time.perf_counter()
-        squad_abstained += pipeline.ask(question).abstained
-        cold.append(_ms(t))
-    for question in squad:
-        t = time.perf_counter()
-        pipeline.ask(question)
-        warm.append(_ms(t))
+    cold, squad_abstained = _timed_asks(pipeline, squad)
+    warm, _ = _timed_asks(pipeline, squad)
 
     questions = load_questions(args.questions)
     retrieval, stages = [], {}
@@ -116,16 +109,9 @@ def main() -> None:
         print(f"  {name}: lets {let_through[name]:.1%} through; p95 {filtered[name]['p95']} ms, "
               f"Chroma where {where[name]['p95']} ms", flush=True)
 
-    abstained, answer, answer_again = 0, [], []
     _forget_vectors(pipeline)
-    for question in questions:
-        t = time.perf_counter()
-        abstained += pipeline.ask(question).abstained
-        answer.append(_ms(t))
-    for question in questions:
-        t = time.perf_counter()
-        pipeline.ask(question)
-        answer_again.append(_ms(t))
+    answer, abstained = _timed_asks(pipeline, questions)
+    answer_again, _ = _timed_asks(pipeline, questions)
     _forget_vectors(pipeline)
     chroma = _chroma_only(pipeline, questions, settings.top_k)
 
@@ -160,6 +146,16 @@ def _describe(filters) -> str:
     if filters.date_from or filters.date_to:
         parts.append(f"published {filters.date_from or '…'} to {filters.date_to or '…'}")
     return "; ".join(parts)
+
+
+def _timed_asks(pipeline, questions: list[str]) -> tuple[list[float], int]:
+    """Milliseconds of `Pipeline.ask` for each question, in turn, and how many answers abstained."""
+    times, abstained = [], 0
+    for question in questions:
+        t = time.perf_counter()
+        abstained += pipeline.ask(question).abstained
+        times.append(_ms(t))
+    return times, abstained
 
 
 def _forget_vectors(pipeline) -> None:

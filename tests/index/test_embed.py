@@ -85,3 +85,19 @@ def test_the_in_memory_cache_forgets_the_least_recently_used_vectors_beyond_its_
     cache.put_many([b"c"], np.ones((1, 2), dtype=np.float32))
 
     assert sorted(cache.get_many([b"a", b"b", b"c"])) == [b"a", b"c"]
+
+
+def test_the_default_int8_encoder_moves_a_text_only_a_little_with_its_batch(make_settings):
+    """int8 ONNX (the default backend) quantizes activations per batch: the same text encoded beside others
+    gets a slightly different vector. Retrieval quality measured with it is in bench/results.md
+    (`onnx_ndcg_drop`); here, the size of the effect stays small."""
+    embedder = Embedder(make_settings())
+    assert embedder.backend == "onnx"
+    text = "Hong Kong plans a stamp duty waiver for tokenized ETFs."
+    others = ["South Korea may allow initial coin offerings again after banning them in 2017, subject to rules "
+              "on investor protection and disclosure.", "ICO", "A stablecoin issuer needs a licence."]
+    alone = embedder.encode([text], use_cache=False)[0]
+    memory = type(embedder.memory)()
+    embedder.memory = memory
+    in_batch = embedder.encode([text, *others], use_cache=False)[0]
+    assert float(alone @ in_batch) > 0.99

@@ -7,6 +7,7 @@ import pytest
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 
 from qa import QAEmbeddings
+from qa.index.embed import Embedder
 
 
 class TestQAEmbeddingsStandard(EmbeddingsIntegrationTests):
@@ -25,7 +26,10 @@ class TestQAEmbeddingsStandard(EmbeddingsIntegrationTests):
         return {"embedder": self.shared_embedder}
 
 
-def test_vectors_are_those_of_the_app_encoder(embedder):
+def test_vectors_are_those_of_the_app_encoder(make_settings):
+    # The fp32 backend: int8 ONNX quantizes activations per batch, so there the same text's vector moves a little
+    # with the batch it is encoded in (tests/index/test_embed.py), and equality would not be the point here.
+    embedder = Embedder(make_settings(embedding_backend="torch"))
     embeddings = QAEmbeddings(embedder=embedder)
     texts = ["Hong Kong plans a stamp duty waiver for tokenized ETFs.", "South Korea may allow ICOs again."]
 

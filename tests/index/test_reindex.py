@@ -112,10 +112,15 @@ def test_progress_callback_reports_embedding(corpus_settings, embedder):
 
 
 @pytest.mark.parametrize("overlap", [False, True])
-def test_embed_and_store_writes_every_chunk_once_with_its_vector(embedder, monkeypatch, overlap):
+def test_embed_and_store_writes_every_chunk_once_with_its_vector(make_settings, monkeypatch, overlap):
     """Embedded Chroma is written between encoder steps in calls of at most WRITE_BATCH chunks; a server's
     writes overlap the encoder. Either way every chunk arrives once, with the vector of its own text."""
     import numpy as np
+
+    from qa.index.embed import Embedder
+
+    # The fp32 backend, whose vectors do not depend on the batch (int8's move a little with it).
+    embedder = Embedder(make_settings(embedding_backend="torch"))
 
     from qa.index import backend as backend_module
     from qa.ingest.chunk import Chunk
