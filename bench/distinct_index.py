@@ -213,10 +213,10 @@ def _real_passages(parts: dict, donors: list[dict]) -> tuple[list, np.ndarray, d
 
 
 def _with_mixtures(chunks: list, vectors: np.ndarray, n: int, donors: list[dict],
-                   sentences: dict) -> tuple[list, np.ndarray]:
+                   sentence_vectors: dict) -> tuple[list, np.ndarray]:
     """The real passages, then sentence mixtures of two of them until there are `n` (see the module's text).
     A mixture's sentence that is one of A's or B's stored sentences takes that sentence's vector (added to
-    `sentences`); the others have none, and the answerer encodes them when it reads them."""
+    `sentence_vectors`); the others have none, and the answerer encodes them when it reads them."""
     from qa.index.sentences import sentence_spans
     from qa.ingest.chunk import split_sentences
 
@@ -248,12 +248,12 @@ def _with_mixtures(chunks: list, vectors: np.ndarray, n: int, donors: list[dict]
         out_chunks.append(mixture)
         known = {}
         for donor in (chunks[a], chunks[b]):
-            spans, donor_vectors = sentences.get(donor.chunk_id, ([], []))
+            spans, donor_vectors = sentence_vectors.get(donor.chunk_id, ([], []))
             known.update((donor.text[x:y], v) for (x, y), v in zip(spans, donor_vectors))
         found = [(span, known[text[span[0]:span[1]]]) for span in sentence_spans(mixture)
                  if text[span[0]:span[1]] in known]
         if found:
-            sentences[mixture.chunk_id] = ([f[0] for f in found], np.asarray([f[1] for f in found]))
+            sentence_vectors[mixture.chunk_id] = ([f[0] for f in found], np.asarray([f[1] for f in found]))
     return out_chunks, np.concatenate([vectors, np.asarray(mixed, dtype=np.float32)])
 
 

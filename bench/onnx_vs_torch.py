@@ -126,7 +126,7 @@ def _vs_default(onnx, documents: list[str], questions: list[str], n: int, rounds
         "onnx_vs_default_speedup": best[("reindex", "default")] / best[("reindex", "onnx")],
         "onnx_vs_default_query_speedup": best[("query", "default")] / best[("query", "onnx")],
     }
-    print(f"  vs the default backend ({result['default_encoder']}): reindex batches "
+    print(f"  vs the torch backend ({result['default_encoder']}): reindex batches "
           f"{result['onnx_vs_default_speedup']:.2f}x, single questions {result['onnx_vs_default_query_speedup']:.2f}x",
           flush=True)
     return result
