@@ -158,7 +158,7 @@ class LocalGenerations(IndexBackend):
                 stored.update(_kept_vectors(current, current_chunks, kept, collection))
             write_vectors(folder, [stored[c.chunk_id] for c in chunks])
             if kept:  # the carried-over chunks keep their sentence vectors (same model: a new model rebuilds)
-                sentence_vectors = {**read_stored(current.folder, current_chunks), **sentence_vectors}
+                sentence_vectors = {**read_stored(current.folder, current_chunks, kept_ids), **sentence_vectors}
             write_sentence_vectors(folder, chunks, sentence_vectors)
         finally:
             release_client(client)

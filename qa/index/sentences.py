@@ -12,7 +12,7 @@ chunk's `text`), sorted by chunk row. Both are memory-mapped when the index open
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -93,15 +93,17 @@ def write_sentence_vectors(folder: Path, chunks: Sequence[Chunk],
     return len(spans)
 
 
-def read_stored(folder: Path, chunks: Sequence[Chunk]) -> dict[str, tuple[list[Span], np.ndarray]]:
-    """The sentence vectors a generation holds, by chunk id (for the chunks a reindex carries over)."""
+def read_stored(folder: Path, chunks: Sequence[Chunk],
+                only: Collection[str] | None = None) -> dict[str, tuple[list[Span], np.ndarray]]:
+    """The sentence vectors a generation holds, by chunk id: of all its chunks, or of those in `only` (the
+    chunks a reindex carries over)."""
     stored = SentenceVectors.load(folder, len(chunks))
     if stored is None:
         return {}
     found: dict[str, tuple[list[Span], np.ndarray]] = {}
-    rows = stored._rows
-    for row in np.unique(rows):
-        lo, hi = np.searchsorted(rows, [row, row + 1])
-        found[chunks[int(row)].chunk_id] = ([(int(s[1]), int(s[2])) for s in stored.spans[lo:hi]],
-                                            np.asarray(stored.vectors[lo:hi], dtype=np.float32))
+    for row, chunk in enumerate(chunks):
+        if only is None or chunk.chunk_id in only:
+            by_span = stored.for_row(row)
+            if by_span:
+                found[chunk.chunk_id] = (list(by_span), np.stack(list(by_span.values())))
     return found

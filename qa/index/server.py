@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 MANIFEST_COLLECTION = "chunks_manifest"
 INDEX_RECORD = "__index__"  # the manifest's header; the other records are one per article
 PAGE_SIZE = 1000
+SEARCHABLE_SAMPLE = 256  # records (spread, and as many last ones) checked before a reindex publishes
+SEARCHABLE_ATTEMPTS = 3  # times a chunk missing from searches is written again
 # Chroma stores an embedding with every record; the manifest records are never searched.
 _NO_VECTOR = [1.0]
 _CHUNK_FIELDS = ("article_id", "index", "start", "end", "title", "path", "published", "published_date",
@@ -195,12 +197,48 @@ class ChromaServer(IndexBackend):
             raise RuntimeError(f"the Chroma server at {self.where} holds {count} chunks but the corpus has "
                                f"{plan.chunk_count}; the index stays marked unfinished and the next reindex "
                                "rebuilds it")
+        self._await_searchable(collection, [c.chunk_id for c in plan.new_chunks])
         if progress:
             progress("publish", 0, 1)
         version = self._publish(plan.manifest, plan.changed_articles, plan.removed_articles)
         if progress:
             progress("publish", 1, 1)
         return version
+
+    def _await_searchable(self, collection, ids: Sequence[str]) -> None:
+        """Makes sure the server's vector search returns the chunks just written before their version is
+        published. A Chroma server (1.5) sometimes leaves a freshly upserted record out of its vector index:
+        `get` returns it, but no `query` does (seen about one reindex in ten on a 2-core machine, and waiting
+        does not help), so another app instance's next question would be searched without it. Each record
+        written (past 2 x `SEARCHABLE_SAMPLE` of them, a sample spread over them plus the last ones) is queried
+        with its own vector; a record that does not come back is written again (deleted and added), up to
+        `SEARCHABLE_ATTEMPTS` times; then the version is published anyway, with a warning."""
+        if not ids:
+            return
+        sample = list(dict.fromkeys([*ids[:: max(1, len(ids) // SEARCHABLE_SAMPLE)], *ids[-SEARCHABLE_SAMPLE:]]))
+        n = min(10, self.call(collection.count))
+        waiting = sample
+        for attempt in range(SEARCHABLE_ATTEMPTS + 1):
+            stored = self.call(collection.get, ids=waiting, include=["embeddings", "documents", "metadatas"])
+            found = self.call(collection.query, query_embeddings=list(stored["embeddings"]), n_results=n,
+                              include=[])
+            missing = [i for i, returned in zip(stored["ids"], found["ids"]) if i not in returned]
+            if not missing:
+                return
+            if attempt == SEARCHABLE_ATTEMPTS:
+                break
+            logger.info("the Chroma server at %s does not return %d chunks just written in its searches; "
+                        "writing them again", self.where, len(missing))
+            rows = [stored["ids"].index(i) for i in missing]
+            self.call(collection.delete, ids=missing)
+            self.call(collection.add, ids=missing, embeddings=[stored["embeddings"][r] for r in rows],
+                      documents=[stored["documents"][r] for r in rows],
+                      metadatas=[stored["metadatas"][r] for r in rows])
+            waiting = missing
+            time.sleep(0.2 * (attempt + 1))
+        logger.warning("the Chroma server at %s does not return %d of the chunks just written in its searches; "
+                       "publishing anyway (a restart of the server or a full reindex may help)", self.where,
+                       len(missing))
 
     def _publish(self, manifest: dict, changed_ids: Sequence[str], removed_ids: Sequence[str]) -> str:
         """Writes the manifest records of what changed, then the header with a new version; returns it."""
