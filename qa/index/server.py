@@ -210,7 +210,7 @@ class ChromaServer(IndexBackend):
         published. A Chroma server (1.5) sometimes leaves a freshly upserted record out of its vector index:
         `get` returns it, but no `query` does (seen about one reindex in ten on a 2-core machine, and waiting
         does not help), so another app instance's next question would be searched without it. Each record
-        written (past 2 x `SEARCHABLE_SAMPLE` of them, a sample spread over them plus the last ones) is queried
+        written (beyond twice `SEARCHABLE_SAMPLE` of them, a sample spread over them plus the last ones) is queried
         with its own vector; a record that does not come back is written again (deleted and added), up to
         `SEARCHABLE_ATTEMPTS` times; then the version is published anyway, with a warning."""
         if not ids:
