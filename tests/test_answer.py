@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from qa.answer.extractive import ABSTAIN_MESSAGE, AnswerSentence, render_answer
+from qa.answer.extractive import AnswerSentence, render_answer
 from tests.seed import KOREA_TITLE, LEAP_TITLE, WEMIX_TITLE
 
 
@@ -39,7 +39,8 @@ def test_answer_is_short(seed_pipeline):
 def test_question_the_articles_do_not_cover_abstains(seed_pipeline):
     answer = seed_pipeline.ask("What are Japan's cold-wallet rules for crypto exchanges?")
     assert answer.abstained
-    assert answer.answer == ABSTAIN_MESSAGE
+    assert answer.answer == ('No answer for "Japan\'s cold-wallet rules for crypto exchanges" was found in the '
+                             'indexed articles.')
     assert answer.short_answer is None
     assert answer.citations == []
     assert answer.retrieved  # the closest passages are still reported
@@ -52,6 +53,26 @@ def test_cited_highlight_is_the_sentence_in_the_passage(seed_pipeline):
     assert "stamp duty waiver" in citation.text[a:b]
 
 
+def test_a_date_question_leads_with_the_date_and_cites_the_sentence_that_holds_it(seed_pipeline):
+    answer = seed_pipeline.ask("When does Hong Kong's licensing regime for stablecoin issuers start?")
+    short = answer.short_answer
+    citation = next(c for c in answer.citations if c.n == short["n"])
+
+    assert "Aug. 1" in short["text"]
+    assert citation.text[short["start"]:short["end"]] == short["text"]
+    assert answer.answer.startswith(short["text"].rstrip(".") + ". [")
+    assert citation.answer_span == (short["start"], short["end"])
+    a, b = citation.highlights[0]
+    assert a <= short["start"] < short["end"] <= b  # the span sits inside the cited sentence
+
+
+def test_a_question_for_a_fact_that_is_absent_says_what_was_looked_for(seed_pipeline):
+    answer = seed_pipeline.ask("When did Japan ban crypto exchanges?")
+
+    assert answer.abstained
+    assert answer.answer.startswith("No date for ")
+
+
 def test_json_shape(seed_pipeline):
     data = seed_pipeline.ask("What incentive does Hong Kong plan for tokenized ETFs?").to_json()
     assert {"question", "answer", "abstained", "mode", "citations", "retrieved", "timings_ms"} <= set(data)
@@ -59,9 +80,9 @@ def test_json_shape(seed_pipeline):
     assert set(data["citations"][0]) >= {"n", "title", "source", "published", "url", "chunk_id", "text"}
     assert set(data["retrieved"][0]) >= {"title", "chunk_id", "score"}
     assert {"retrieve", "answer", "total"} <= set(data["timings_ms"])
-    # The default (heuristic) answerer gives no exact span; the fitted reader's spans are checked in
-    # tests/answer/test_reader.py.
-    assert 0 < data["confidence"] <= 1 and data["short_answer"] is None
+    short = data["short_answer"]
+    assert 0 < data["confidence"] <= 1 and set(short) == {"text", "n", "start", "end"}
+    assert data["citations"][short["n"] - 1]["text"][short["start"]:short["end"]] == short["text"]
 
 
 def test_render_answer_puts_a_list_on_its_own_lines():

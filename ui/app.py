@@ -87,7 +87,9 @@ def shared_pipelines(max_entries: int) -> PipelineCache[Pipeline]:
 def build_pipeline(settings: Settings) -> Pipeline:
     model_key = settings.model_dump_json(include={"embedding_model", "embedding_backend", "embedding_batch_size",
                                                   "cache_dir"})
-    return Pipeline(settings, embedder=shared_embedder(settings, model_key))
+    pipeline = Pipeline(settings, embedder=shared_embedder(settings, model_key))
+    pipeline.extractive.warm_up()  # the answer-span reader's NER model, before the first question
+    return pipeline
 
 
 @st.cache_resource(show_spinner=False)

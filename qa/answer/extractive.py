@@ -175,9 +175,7 @@ class ExtractiveAnswerer:
         short = {"text": best.text, "n": cited.n, "start": best.start, "end": best.end}
         cited.answer_span = (best.start, best.end)
         if fact:
-            lead = best.text.rstrip(" .,;:") + "."
-            sentences.insert(0, AnswerSentence(text=lead[0].upper() + lead[1:] if lead[0].islower() else lead,
-                                               citations=[cited.n]))
+            sentences.insert(0, AnswerSentence(text=lead_sentence(best.text), citations=[cited.n]))
         return Answer(
             question=question,
             answer=render_answer(sentences),
@@ -205,6 +203,12 @@ class ExtractiveAnswerer:
             evidence=confidence,
             confidence=confidence,
         )
+
+
+def lead_sentence(span: str) -> str:
+    """A fact's span as the answer's first sentence: "February 13, 2022." """
+    lead = span.rstrip(" .,;:") + "."
+    return lead[0].upper() + lead[1:] if lead[0].islower() else lead
 
 
 def abstain_notice(question: str, kind: str) -> str:

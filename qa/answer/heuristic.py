@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answer.extractive import (
-    ABSTAIN_MESSAGE,
     EXTRACTIVE_MODE,
     MAX_UNITS,
     MAX_WORDS,
@@ -26,11 +26,14 @@ from qa.answer.extractive import (
     Citation,
     _limit_words,
     _word_count,
+    abstain_notice,
     cite,
     content_terms,
+    lead_sentence,
     render_answer,
     retrieved_summary,
 )
+from qa.answer.reader import FACT_KINDS, AnswerSpan, Reader, question_kind
 from qa.index.embed import Embedder
 from qa.ingest.chunk import split_units
 from qa.search.retrieve import Hit
@@ -179,12 +182,23 @@ class HeuristicAnswerer:
 
     mode = EXTRACTIVE_MODE
 
-    def __init__(self, embedder: Embedder, abstain_threshold: float | None = None):
+    def __init__(self, embedder: Embedder, abstain_threshold: float | None = None, reader: Reader | None = None):
         self.embedder = embedder
         self.abstain_threshold = DEFAULT_THRESHOLD if abstain_threshold is None else abstain_threshold
+        self._reader = reader
+        self._reader_lock = threading.Lock()
+
+    @property
+    def reader(self) -> Reader:
+        """The fitted reader, which finds the exact answer span in the sentences this answerer chose."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = Reader(self.embedder)
+        return self._reader
 
     def warm_up(self) -> None:
-        """Nothing to load beyond the embedder (the same interface as the fitted reader's answerer)."""
+        """Load the span reader's NER model and weights now, so that the first question does not wait."""
+        self.reader.warm_up()
 
     def answer(self, question: str, hits: Sequence[Hit], query_vector: np.ndarray | None = None) -> Answer:
         started = time.perf_counter()
@@ -209,7 +223,9 @@ class HeuristicAnswerer:
         evidence = self._evidence(question, chosen, units, q_terms, weights, wants)
         if evidence < self.abstain_threshold:
             return self._abstain(question, hits, evidence, started)
-        answer = self._compose(question, chosen, hits, evidence)
+        anchor = max(chosen, key=lambda u: u.score)
+        spans = self.reader.spans_in(question, hits, [anchor.position], query_vector)
+        answer = self._compose(question, chosen, hits, evidence, spans[0] if spans else None)
         answer.timings_ms["answer"] = round((time.perf_counter() - started) * 1000, 2)
         return answer
 
@@ -284,7 +300,17 @@ class HeuristicAnswerer:
         best_similarity = max(u.similarity for u in chosen)
         return 0.5 * best_similarity + 0.5 * _coverage(q_terms & answer_terms, weights)
 
-    def _compose(self, question: str, chosen: list[_Unit], hits: Sequence[Hit], evidence: float) -> Answer:
+    def _compose(self, question: str, chosen: list[_Unit], hits: Sequence[Hit], evidence: float,
+                 span: AnswerSpan | None = None) -> Answer:
+        """The chosen sentences with their `[n]` markers. With `span` (the reader's best answer span in the
+        best sentence), `short_answer` names it and, where the question asks for one fact (a date, a person,
+        an amount...), the answer leads with it, then its sentence and at most one more of the chosen ones."""
+        fact = span is not None and question_kind(question) in FACT_KINDS
+        if fact:
+            where = (span.hit.chunk.article_id, span.hit.chunk.start + span.sentence_start)
+            anchor = next(u for u in chosen if u.position == where)
+            # The span, its sentence, and at most the best of the others (MAX_UNITS sentences in all).
+            chosen = [anchor] + sorted((u for u in chosen if u is not anchor), key=lambda u: -u.score)[:MAX_UNITS - 2]
         citations: dict[str, Citation] = {}
         sentences: list[AnswerSentence] = []
         for unit in chosen:
@@ -292,6 +318,13 @@ class HeuristicAnswerer:
             citation.highlights.append((unit.start, unit.end))
             text = _limit_words(unit.text, MAX_WORDS)
             sentences.append(AnswerSentence(text=text, citations=[citation.n], supported=True))
+        short = None
+        if span is not None:
+            cited = citations[span.hit.chunk.chunk_id]
+            cited.answer_span = (span.start, span.end)
+            short = {"text": span.text, "n": cited.n, "start": span.start, "end": span.end}
+            if fact:
+                sentences.insert(0, AnswerSentence(text=lead_sentence(span.text), citations=[cited.n]))
         return Answer(
             question=question,
             answer=render_answer(sentences),
@@ -302,13 +335,14 @@ class HeuristicAnswerer:
             timings_ms={},
             sentences=sentences,
             evidence=evidence,
+            short_answer=short,
             confidence=min(1.0, max(0.0, evidence)),
         )
 
     def _abstain(self, question: str, hits: Sequence[Hit], evidence: float, started: float) -> Answer:
         return Answer(
             question=question,
-            answer=ABSTAIN_MESSAGE,
+            answer=abstain_notice(question, question_kind(question)),
             abstained=True,
             mode=self.mode,
             citations=[],

@@ -3,10 +3,12 @@ passage and offsets, and an explicit no-answer score, from weights fitted by `ma
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import re
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -225,12 +227,31 @@ class _LRU:
                 self.items.popitem(last=False)
 
 
+_NLP_LOCK = threading.Lock()
+
+
+@functools.cache
+def _load_nlp():
+    # spaCy's thinc imports torch when it can (most of the import time of a first question, for ops the NER never
+    # uses): hide torch while spaCy is imported, unless something already loaded it. Only that import sees
+    # it missing; a later `import torch` (the `torch` embedding backend) works as usual.
+    hidden = "torch" not in sys.modules
+    if hidden:
+        sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` raises ImportError
+    try:
+        import spacy
+    finally:
+        if hidden:
+            del sys.modules["torch"]
+    return spacy.load(SPACY_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"])
+
+
 def load_nlp():
     """spaCy's small English pipeline with only its entity recogniser (the tagger and parser cost time and
-    the reader does not use them)."""
-    import spacy
-
-    return spacy.load(SPACY_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"])
+    the reader does not use them), loaded once per process and shared by every reader, as the threads of one
+    pipeline already share it."""
+    with _NLP_LOCK:
+        return _load_nlp()
 
 
 class Reader:
@@ -305,9 +326,25 @@ class Reader:
 
     # --- stage 1: sentences --------------------------------------------------------------------------------
 
+    def spans_in(self, question: str, hits: Sequence[Hit], positions: Sequence[tuple[str, int]],
+                 query_vector: np.ndarray | None = None) -> list[AnswerSpan]:
+        """The candidate answer spans of the sentences at `positions` (chunk id, start), chosen by another
+        answerer, scored by the fitted span model as if the sentence model had picked them; best first."""
+        kind = question_kind(question)
+        ranked = self.rank_sentences(question, hits, query_vector, keep=positions)
+        by_position = {s.position: s for s in ranked}
+        sentences = [by_position[p] for p in positions if p in by_position][:READ_SENTENCES]
+        if not sentences:
+            return []
+        candidates, rows = self.candidates(question, kind, sentences)
+        for candidate, score in zip(candidates, self.weights.candidate.probability(rows) if rows else []):
+            candidate.score = float(score)
+        return _dedupe(sorted(candidates, key=lambda c: -c.score))
+
     def rank_sentences(self, question: str, hits: Sequence[Hit], query_vector: np.ndarray | None = None,
-                       ) -> list[ScoredSentence]:
-        """The passages' sentences most likely to hold the answer, best first, scored by the sentence model."""
+                       keep: Sequence[tuple[str, int]] = ()) -> list[ScoredSentence]:
+        """The passages' sentences most likely to hold the answer, best first, scored by the sentence model;
+        the sentences at `keep` positions are scored too, wherever they rank."""
         q_terms = question_terms(question)
         sentences: list[ScoredSentence] = []
         seen: set[tuple[str, int]] = set()
@@ -371,7 +408,9 @@ class Reader:
         order = sorted(range(len(sentences)), key=lambda i: (-sentences[i].features["coverage"], sentences[i].hit_rank,
                                                             sentences[i].start))
         chosen = [sentences[i] for i in order[:CANDIDATE_SENTENCES]]
-        encoded = chosen[:ENCODED_SENTENCES]
+        kept = set(keep)
+        chosen += [s for s in (sentences[i] for i in order[CANDIDATE_SENTENCES:]) if s.position in kept]
+        encoded = chosen[:ENCODED_SENTENCES] + [s for s in chosen[ENCODED_SENTENCES:] if s.position in kept]
         if encoded:
             if query_vector is None:
                 query_vector = self.embedder.encode([question], use_cache=False)[0]
@@ -380,7 +419,7 @@ class Reader:
             for sentence, sim in zip(encoded, similarity):
                 sentence.features.update({"similarity": float(sim), "similarity_gap": float(sim) - best})
         for position, sentence in enumerate(chosen):
-            sentence.features["lexical_rank"] = position / CANDIDATE_SENTENCES
+            sentence.features["lexical_rank"] = min(position, CANDIDATE_SENTENCES) / CANDIDATE_SENTENCES
             # The passage's own similarity to the question, computed by retrieval already.
             sentence.features["passage_similarity"] = sentence.hit.dense_score or 0.0
         scores = self.weights.sentence.probability([s.features for s in chosen])

@@ -7,7 +7,6 @@ import json
 import pytest
 from reliability_scenarios import SEED_QUESTION
 
-from qa.answer.extractive import ABSTAIN_MESSAGE
 from qa.errors import QuestionError
 from qa.pipeline import MAX_QUESTION_CHARS
 
@@ -95,4 +94,4 @@ def test_qa_ask_answers_or_refuses_every_bad_question_without_a_traceback(seed_s
     status, stdout, stderr = results["korean"]
     assert status == 0
     assert f"note: {ENGLISH_ONLY}" in stderr
-    assert stdout.startswith(ABSTAIN_MESSAGE) or "Sources:" in stdout
+    assert "was found in the indexed articles.\n\nClosest passages:" in stdout or "Sources:" in stdout
