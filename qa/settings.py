@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(256, ge=16, description="Most tokens an LLM answer may have.")
     reader: Literal["heuristic", "fitted"] = Field(
         "heuristic", description="Extractive answerer: `heuristic` (sentences scored with hand-set weights, the "
-                                 "default) or `fitted` (the reader fitted on SQuAD 2.0, with exact answer spans)."
+                                 "answer span from the fitted span model; the default) or `fitted` (every stage "
+                                 "fitted on SQuAD 2.0)."
     )
     abstain_threshold: float | None = Field(
         None, description="Extractive answers abstain below this score: the heuristic's evidence (default 0.32) or "
