@@ -266,8 +266,9 @@ def markdown(figures: dict, details: dict) -> str:
 
 def _default_explain(encoders: dict) -> str:
     if "default_reindex_texts_per_s" not in encoders:
-        return "int8 ONNX / the default backend"
-    return (f"int8 ONNX / the default backend (`{encoders['default_backend']}`: {encoders['default_encoder']}), "
+        return "int8 ONNX / the `torch` backend (the default until int8 became it)"
+    return (f"int8 ONNX / the `{encoders['default_backend']}` backend ({encoders['default_encoder']}; the default "
+            "until int8 became it), "
             f"chunk texts of {encoders['default_vs_onnx_texts']} in batches of "
             f"{encoders['default_vs_onnx_batch_size']} as a reindex encodes them "
             f"({encoders['onnx_reindex_texts_per_s']:.1f} vs {encoders['default_reindex_texts_per_s']:.1f} texts/s); "
