@@ -16,17 +16,22 @@ pytestmark = pytest.mark.browser
 PASSWORD = "browser admin password"
 
 
-@pytest.fixture(scope="module")
-def team_app(tmp_path_factory, cache_dir, embedder):
-    """The app served to a team: every interface, an admin password, its own copy of the seed index."""
+def _indexed_seed_copy(root, cache_dir, embedder):
+    """A copy of the seed corpus in `root`, indexed, with settings writing feedback and reports there too."""
     from qa.index.reindex import reindex
     from qa.settings import Settings
 
-    root = tmp_path_factory.mktemp("team")
     shutil.copytree(SEED_CORPUS, root / "corpus")
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", cache_dir=cache_dir,
                         feedback_path=root / "feedback" / "feedback.jsonl", reports_dir=root / "reports")
     reindex(settings, embedder=embedder)
+    return root, settings
+
+
+@pytest.fixture(scope="module")
+def team_app(tmp_path_factory, cache_dir, embedder):
+    """The app served to a team: every interface, an admin password, its own copy of the seed index."""
+    root, settings = _indexed_seed_copy(tmp_path_factory.mktemp("team"), cache_dir, embedder)
     password_hash = hash_password(PASSWORD)
     with running_app(settings, root, address="0.0.0.0", QA_ADMIN_PASSWORD_HASH=password_hash) as url:
         yield url, settings, password_hash
@@ -65,15 +70,9 @@ def test_a_reader_signs_in_as_admin_with_the_password_and_reindexes(browser, tea
 def url_app(tmp_path_factory, cache_dir, embedder):
     """The team app again (every interface, an admin password, its own indexed seed copy), with the news site of
     tests/ingest/site.py on 127.0.0.1 to add articles from."""
-    from qa.index.reindex import reindex
-    from qa.settings import Settings
     from tests.ingest.site import news_site
 
-    root = tmp_path_factory.mktemp("team-urls")
-    shutil.copytree(SEED_CORPUS, root / "corpus")
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", cache_dir=cache_dir,
-                        feedback_path=root / "feedback" / "feedback.jsonl", reports_dir=root / "reports")
-    reindex(settings, embedder=embedder)
+    root, settings = _indexed_seed_copy(tmp_path_factory.mktemp("team-urls"), cache_dir, embedder)
     with news_site() as site, running_app(settings, root, address="0.0.0.0",
                                           QA_ADMIN_PASSWORD_HASH=hash_password(PASSWORD),
                                           QA_FETCH_HOST_DELAY_S="0", QA_FETCH_TIMEOUT_S="5") as url:
