@@ -225,7 +225,7 @@ class HeuristicAnswerer:
             return self._abstain(question, hits, evidence, started)
         anchor = max(chosen, key=lambda u: u.score)
         spans = self.reader.spans_in(question, hits, [anchor.position], query_vector)
-        answer = self._compose(question, chosen, hits, evidence, spans[0] if spans else None)
+        answer = self._compose(question, chosen, hits, evidence, anchor, spans[0] if spans else None)
         answer.timings_ms["answer"] = round((time.perf_counter() - started) * 1000, 2)
         return answer
 
@@ -301,14 +301,13 @@ class HeuristicAnswerer:
         return 0.5 * best_similarity + 0.5 * _coverage(q_terms & answer_terms, weights)
 
     def _compose(self, question: str, chosen: list[_Unit], hits: Sequence[Hit], evidence: float,
-                 span: AnswerSpan | None = None) -> Answer:
-        """The chosen sentences with their `[n]` markers. With `span` (the reader's best answer span in the
-        best sentence), `short_answer` names it and, where the question asks for one fact (a date, a person,
-        an amount...), the answer leads with it, then its sentence and at most one more of the chosen ones."""
+                 anchor: _Unit, span: AnswerSpan | None = None) -> Answer:
+        """The chosen sentences with their `[n]` markers. With `span` (the reader's best answer span in
+        `anchor`, the best chosen sentence), `short_answer` names it and, where the question asks for one fact
+        (a date, a person, an amount...), the answer leads with it, then its sentence and at most one more of
+        the chosen ones."""
         fact = span is not None and question_kind(question) in FACT_KINDS
         if fact:
-            where = (span.hit.chunk.article_id, span.hit.chunk.start + span.sentence_start)
-            anchor = next(u for u in chosen if u.position == where)
             # The span, its sentence, and at most the best of the others (MAX_UNITS sentences in all).
             chosen = [anchor] + sorted((u for u in chosen if u is not anchor), key=lambda u: -u.score)[:MAX_UNITS - 2]
         citations: dict[str, Citation] = {}

@@ -283,17 +283,12 @@ class Reader:
         self.embedder = embedder
         self.weights = weights if weights is not None else ReaderWeights.load()
         self.threshold = self.weights.threshold if threshold is None else threshold
-        self._nlp = None
-        self._nlp_lock = threading.Lock()
         self._vectors = _LRU(cache_size)
         self._entities = _LRU(cache_size)
 
     @property
     def nlp(self):
-        with self._nlp_lock:
-            if self._nlp is None:
-                self._nlp = load_nlp()
-        return self._nlp
+        return load_nlp()
 
     def warm_up(self) -> None:
         """Loads the NER model, so that the first question does not pay for it."""
@@ -328,7 +323,8 @@ class Reader:
 
     def spans_in(self, question: str, hits: Sequence[Hit], positions: Sequence[tuple[str, int]],
                  query_vector: np.ndarray | None = None) -> list[AnswerSpan]:
-        """The candidate answer spans of the sentences at `positions` (chunk id, start), chosen by another
+        """The candidate answer spans of the sentences at `positions` (article id, offset in the article: a
+        sentence's `position`), chosen by another
         answerer, scored by the fitted span model as if the sentence model had picked them; best first."""
         kind = question_kind(question)
         ranked = self.rank_sentences(question, hits, query_vector, keep=positions)
