@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from qa.answer.extractive import Answer, ExtractiveAnswerer
 from qa.answer.generate import GenerativeAnswerer
 from qa.answer.heuristic import HeuristicAnswerer
+from qa.answer.neural import NeuralReader
 from qa.errors import LLMError, QuestionError
 from qa.index.backends import index_backend
-from qa.index.embed import Embedder
+from qa.index.embed import PACKAGED_MODEL, Embedder, resolve_model_dir
 from qa.index.reindex import ProgressCallback, ReindexReport, reindex
 from qa.search.filters import Filters
 from qa.search.retrieve import IndexReader, Retriever
@@ -66,6 +67,17 @@ def is_follow_up(question: str) -> bool:
     return len(question.split()) <= 10 and bool(_FOLLOW_UP.search(question))
 
 
+def extractive_answerer(settings: Settings, embedder: Embedder) -> ExtractiveAnswerer | HeuristicAnswerer:
+    """The answerer `settings.reader` names; also every LLM mode's fallback."""
+    if settings.reader == "neural":
+        reader = NeuralReader(resolve_model_dir(PACKAGED_MODEL), settings.cache_dir / "onnx",
+                              threshold=settings.abstain_threshold)
+        return ExtractiveAnswerer(embedder, reader=reader)
+    if settings.reader == "fitted":
+        return ExtractiveAnswerer(embedder, settings.abstain_threshold)
+    return HeuristicAnswerer(embedder, settings.abstain_threshold)
+
+
 class Pipeline:
     """Owns the heavy objects (embedding model, index reader) and answers questions with them."""
 
@@ -75,8 +87,7 @@ class Pipeline:
         self.backend = index_backend(settings)
         self.reader = IndexReader(self.backend)
         self.retriever = Retriever(settings, self.embedder, self.reader)
-        answerer = ExtractiveAnswerer if settings.reader == "fitted" else HeuristicAnswerer
-        self.extractive = answerer(self.embedder, settings.abstain_threshold)
+        self.extractive = extractive_answerer(settings, self.embedder)
         self._generative: dict[str, object] = {}
 
     def generative(self, llm: str) -> GenerativeAnswerer:

@@ -62,10 +62,10 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(None, description="API key for the OpenAI-compatible server.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
     llm_max_tokens: int = Field(256, ge=16, description="Most tokens an LLM answer may have.")
-    reader: Literal["heuristic", "fitted"] = Field(
+    reader: Literal["heuristic", "fitted", "neural"] = Field(
         "heuristic", description="Extractive answerer: `heuristic` (sentences scored with hand-set weights, the "
-                                 "answer span from the fitted span model; the default) or `fitted` (every stage "
-                                 "fitted on SQuAD 2.0)."
+                                 "answer span from the fitted span model; the default), `fitted` (every stage "
+                                 "fitted on SQuAD 2.0) or `neural` (a fine-tuned transformer span reader)."
     )
     abstain_threshold: float | None = Field(
         None, description="Extractive answers abstain below this score: the heuristic's evidence (default 0.32) or "
