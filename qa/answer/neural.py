@@ -121,12 +121,12 @@ class SpanModel:
     """Start and end logits of every word piece of (question, passage) pairs."""
 
     def __init__(self, base_model_dir: Path, cache_dir: Path, weights: SpanReaderWeights | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, onnx_path: Path = ONNX_PATH):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.weights = weights or SpanReaderWeights.load()
-        path = assemble_onnx(Path(base_model_dir), Path(cache_dir), weights=self.weights)
+        path = assemble_onnx(Path(base_model_dir), Path(cache_dir), onnx_path, self.weights)
         self._tokenizer = Tokenizer.from_file(str(Path(base_model_dir) / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=MAX_LENGTH, strategy="only_second")

@@ -37,6 +37,8 @@ NEGATIVE_SHARE = 0.3
 # The no-answer threshold declines as many unanswerable calibration questions as it can while declining at most
 # this share of the answerable ones (issue 12 allows 0.15; a margin for questions the calibration did not see).
 MAX_FALSE_ABSTENTION = 0.12
+# (epochs, peak learning rate) of each training stage; the second reshuffles the same examples.
+STAGES = ((1.0, 1.5e-4),)
 # The span is right for the confidence's calibration when its SQuAD token F1 with a gold answer reaches this.
 RIGHT_F1 = 0.5
 
@@ -51,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=Path(".cache/span-reader-fit"))
     parser.add_argument("--calibration", type=int, default=200,
                         help="answerable and unanswerable calibration questions each (never trained on)")
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--learning-rate", type=float, default=1.5e-4)
+    parser.add_argument("--stages", default=",".join(f"{e:g}:{lr:g}" for e, lr in STAGES),
+                        help="training stages, each EPOCHS:LEARNING_RATE, comma-separated; each starts from the "
+                             "previous one's weights with a fresh warm-up and linear decay")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--reuse-checkpoint", action="store_true",
                         help="skip training when --work-dir already holds a checkpoint (to redo the export and "
@@ -85,14 +88,17 @@ def main(argv: list[str] | None = None) -> int:
 
     base_dir = pipeline.embedder.model_dir
     checkpoint = args.work_dir / "checkpoint"
+    stages = [(float(e), float(lr)) for e, lr in (part.split(":") for part in args.stages.split(","))]
     if not (args.reuse_checkpoint and (checkpoint / "config.json").exists()):
         examples = training_examples(train, passages)
-        fine_tune(base_dir, examples, checkpoint, args.epochs, args.learning_rate, args.batch_size)
+        for seed, (epochs, learning_rate) in enumerate(stages):
+            fine_tune(base_dir, checkpoint if seed else base_dir, examples, checkpoint, epochs, learning_rate,
+                      args.batch_size, seed)
     weights = export(base_dir, checkpoint, args.work_dir)
     score = calibrate(weights, SpanModel(base_dir, args.work_dir / "assembled", weights), calibration, passages)
     write_weights(weights, score, len(train), args.calibration,
-                  {"epochs": args.epochs, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
-                   "max_length": MAX_LENGTH, "seed": 0})
+                  {"stages": [{"epochs": e, "learning_rate": lr, "seed": i} for i, (e, lr) in enumerate(stages)],
+                   "batch_size": args.batch_size, "max_length": MAX_LENGTH})
     logger.info("calibration sample: %s", json.dumps(score))
     logger.info("wrote %s and %s in %.0f s", ONNX_PATH, WEIGHTS_PATH, time.perf_counter() - started)
     return 0
@@ -161,12 +167,15 @@ def training_examples(questions: list[EvalQuestion], passages: dict[str, list[st
     return examples
 
 
-def fine_tune(base_dir: Path, examples, checkpoint: Path, epochs: float, learning_rate: float, batch_size: int):
+def fine_tune(base_dir: Path, start: Path, examples, checkpoint: Path, epochs: float, learning_rate: float,
+              batch_size: int, seed: int) -> None:
+    """Trains the span model from the weights in `start` (the shipped model, or an earlier stage) into
+    `checkpoint`; the tokenizer is always the shipped model's."""
     import torch
     from transformers import BertForQuestionAnswering, BertTokenizerFast, get_linear_schedule_with_warmup
 
-    torch.manual_seed(0)
-    rng = random.Random(0)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
     tokenizer = BertTokenizerFast.from_pretrained(str(base_dir))
     encoded = tokenizer([e[0] for e in examples], [e[1] for e in examples], truncation="only_second",
                         max_length=MAX_LENGTH, return_offsets_mapping=True)
@@ -184,7 +193,7 @@ def fine_tune(base_dir: Path, examples, checkpoint: Path, epochs: float, learnin
             if start is None or end is None or end < start:  # cut off by the truncation
                 continue
         features.append((ids, encoded["token_type_ids"][k], start, end))
-    model = BertForQuestionAnswering.from_pretrained(str(base_dir))
+    model = BertForQuestionAnswering.from_pretrained(str(start))
     model.train()
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)  # left out of the committed file
     steps = int(math.ceil(len(features) / batch_size) * epochs)
@@ -195,7 +204,7 @@ def fine_tune(base_dir: Path, examples, checkpoint: Path, epochs: float, learnin
     from tqdm import tqdm
 
     step, loss_avg = 0, 0.0
-    with tqdm(total=steps, desc="fine-tuning", unit="batch") as bar:
+    with tqdm(total=steps, desc=f"fine-tuning, stage {seed + 1}", unit="batch") as bar:
         while step < steps:
             for batch in _batches(features, batch_size, rng):
                 if step >= steps:
@@ -237,8 +246,8 @@ def _batches(features, batch_size: int, rng: random.Random) -> list[list[int]]:
     return batches
 
 
-def export(base_dir: Path, checkpoint: Path, work_dir: Path) -> SpanReaderWeights:
-    """The fine-tuned encoder as int8 ONNX without its word-embedding table (ONNX_PATH), and the head."""
+def export(base_dir: Path, checkpoint: Path, work_dir: Path, onnx_path: Path = ONNX_PATH) -> SpanReaderWeights:
+    """The fine-tuned encoder as int8 ONNX without its word-embedding table (`onnx_path`), and the head."""
     import onnx
     from safetensors.numpy import load_file
     from transformers import BertForQuestionAnswering
@@ -262,12 +271,12 @@ def export(base_dir: Path, checkpoint: Path, work_dir: Path) -> SpanReaderWeight
     if not np.array_equal(onnx.numpy_helper.to_array(table), embeddings):
         raise RuntimeError("the fine-tuned word embeddings differ from the shipped ones; they must stay frozen")
     graph.graph.initializer.remove(table)
-    ONNX_PATH.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(graph, str(ONNX_PATH))
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(graph, str(onnx_path))
     head = model.qa_outputs
     return SpanReaderWeights(
         head=head.weight.detach().numpy().astype(np.float32), bias=head.bias.detach().numpy().astype(np.float32),
-        threshold=0.0, calibration=(1.0, 0.0), onnx_sha256=_sha256(ONNX_PATH),
+        threshold=0.0, calibration=(1.0, 0.0), onnx_sha256=_sha256(onnx_path),
         word_embeddings_sha256=hashlib.sha256(embeddings.tobytes()).hexdigest(),
         meta={"word_embeddings_initializer": table.name},
     )
