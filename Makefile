@@ -56,7 +56,7 @@ eval: reindex
 	$(BIN)/qa eval qa --dataset tests/eval/seed_questions.jsonl
 
 # Fine-tunes the span reader (qa/answer/span_model/) on SQuAD 2.0 dev questions outside the held-out sample,
-# read with the passages an index of the SQuAD corpus (.cache/squad-index) returns: about 45 minutes on 2 cores.
+# read with the passages an index of the SQuAD corpus (.cache/squad-index) returns: about 80 minutes on 2 cores.
 fit-reader: install
 	$(BIN)/python -m qa.evaluate.fit_span_reader
 

@@ -1,7 +1,7 @@
 """Fits the span reader (qa/answer/neural.py): fine-tunes all-MiniLM-L6-v2 as a SQuAD 2.0 reader on the passages
 this app retrieves for SQuAD 2.0 dev questions outside the held-out sample, exports it to int8 ONNX without its
 word-embedding table, and fits the confidence calibration and no-answer threshold on a calibration sample that
-the training never saw. `make fit-reader` runs it (about 40 minutes on 2 cores; torch and transformers, which
+the training never saw. `make fit-reader` runs it (about 80 minutes on 2 cores; torch and transformers, which
 `make install` brings, are needed here only).
 
 Rerun it rather than editing its output: qa/answer/span_model/span_reader.json records what each part was fitted
@@ -38,7 +38,7 @@ NEGATIVE_SHARE = 0.3
 # this share of the answerable ones (issue 12 allows 0.15; a margin for questions the calibration did not see).
 MAX_FALSE_ABSTENTION = 0.12
 # (epochs, peak learning rate) of each training stage; the second reshuffles the same examples.
-STAGES = ((1.0, 1.5e-4),)
+STAGES = ((1.0, 1.5e-4), (1.0, 5e-5))
 # The span is right for the confidence's calibration when its SQuAD token F1 with a gold answer reaches this.
 RIGHT_F1 = 0.5
 
@@ -167,9 +167,9 @@ def training_examples(questions: list[EvalQuestion], passages: dict[str, list[st
     return examples
 
 
-def fine_tune(base_dir: Path, start: Path, examples, checkpoint: Path, epochs: float, learning_rate: float,
+def fine_tune(base_dir: Path, init: Path, examples, checkpoint: Path, epochs: float, learning_rate: float,
               batch_size: int, seed: int) -> None:
-    """Trains the span model from the weights in `start` (the shipped model, or an earlier stage) into
+    """Trains the span model from the weights in `init` (the shipped model, or an earlier stage) into
     `checkpoint`; the tokenizer is always the shipped model's."""
     import torch
     from transformers import BertForQuestionAnswering, BertTokenizerFast, get_linear_schedule_with_warmup
@@ -193,7 +193,7 @@ def fine_tune(base_dir: Path, start: Path, examples, checkpoint: Path, epochs: f
             if start is None or end is None or end < start:  # cut off by the truncation
                 continue
         features.append((ids, encoded["token_type_ids"][k], start, end))
-    model = BertForQuestionAnswering.from_pretrained(str(start))
+    model = BertForQuestionAnswering.from_pretrained(str(init))
     model.train()
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)  # left out of the committed file
     steps = int(math.ceil(len(features) / batch_size) * epochs)
