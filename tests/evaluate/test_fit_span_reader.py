@@ -1,7 +1,7 @@
 """`make fit-reader`'s stages on a few examples: training examples from retrieved passages, a short fine-tuning
 with torch, the int8 export without the word-embedding table, and the ONNX span model put together again from
 it and the shipped embeddings, which must read as the torch model does. The real model and ONNX Runtime; only
-the data is small (the full fit takes about 45 minutes)."""
+the data is small (the full fit takes about 80 minutes)."""
 import onnx
 import pytest
 
