@@ -84,7 +84,8 @@ def word_embedding_initializer(graph) -> list:
 def assemble_onnx(base_model_dir: Path, cache_dir: Path, onnx_path: Path = ONNX_PATH,
                   weights: SpanReaderWeights | None = None) -> Path:
     """The runnable span encoder: the committed graph with the shipped word embeddings put back, built once into
-    `cache_dir` (keyed by both files' contents)."""
+    `cache_dir` under the graph's hash (the embeddings are checked against the hash recorded at fitting time when
+    it is built)."""
     from qa.index.onnx_encoder import _build_once
 
     weights = weights or SpanReaderWeights.load()
