@@ -321,22 +321,6 @@ class Reader:
 
     # --- stage 1: sentences --------------------------------------------------------------------------------
 
-    def spans_in(self, question: str, hits: Sequence[Hit], positions: Sequence[tuple[str, int]],
-                 query_vector: np.ndarray | None = None) -> list[AnswerSpan]:
-        """The candidate answer spans of the sentences at `positions` (article id, offset in the article: a
-        sentence's `position`), chosen by another
-        answerer, scored by the fitted span model as if the sentence model had picked them; best first."""
-        kind = question_kind(question)
-        ranked = self.rank_sentences(question, hits, query_vector, keep=positions)
-        by_position = {s.position: s for s in ranked}
-        sentences = [by_position[p] for p in positions if p in by_position][:READ_SENTENCES]
-        if not sentences:
-            return []
-        candidates, rows = self.candidates(question, kind, sentences)
-        for candidate, score in zip(candidates, self.weights.candidate.probability(rows) if rows else []):
-            candidate.score = float(score)
-        return _dedupe(sorted(candidates, key=lambda c: -c.score))
-
     def rank_sentences(self, question: str, hits: Sequence[Hit], query_vector: np.ndarray | None = None,
                        keep: Sequence[tuple[str, int]] = ()) -> list[ScoredSentence]:
         """The passages' sentences most likely to hold the answer, best first, scored by the sentence model;
