@@ -17,7 +17,7 @@ from qa.answer.heuristic import HeuristicAnswerer
 from qa.answer.neural import NeuralReader
 from qa.errors import LLMError, QuestionError
 from qa.index.backends import index_backend
-from qa.index.embed import PACKAGED_MODEL, Embedder, resolve_model_dir
+from qa.index.embed import Embedder
 from qa.index.reindex import ProgressCallback, ReindexReport, reindex
 from qa.search.filters import Filters
 from qa.search.retrieve import IndexReader, Retriever
@@ -70,9 +70,7 @@ def is_follow_up(question: str) -> bool:
 def extractive_answerer(settings: Settings, embedder: Embedder) -> ExtractiveAnswerer | HeuristicAnswerer:
     """The answerer `settings.reader` names; also every LLM mode's fallback."""
     if settings.reader == "neural":
-        reader = NeuralReader(resolve_model_dir(PACKAGED_MODEL), settings.cache_dir / "onnx",
-                              threshold=settings.abstain_threshold)
-        return ExtractiveAnswerer(embedder, reader=reader)
+        return ExtractiveAnswerer(embedder, reader=NeuralReader.from_settings(settings, settings.abstain_threshold))
     if settings.reader == "fitted":
         return ExtractiveAnswerer(embedder, settings.abstain_threshold)
     return HeuristicAnswerer(embedder, settings.abstain_threshold)

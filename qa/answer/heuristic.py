@@ -37,7 +37,7 @@ from qa.answer.extractive import (
 )
 from qa.answer.neural import NeuralReader
 from qa.answer.reader import FACT_KINDS, AnswerSpan, question_kind
-from qa.index.embed import PACKAGED_MODEL, Embedder, resolve_model_dir
+from qa.index.embed import Embedder
 from qa.ingest.chunk import split_units
 from qa.search.retrieve import Hit
 from qa.text import bm25_terms
@@ -198,8 +198,7 @@ class HeuristicAnswerer:
         chose."""
         with self._reader_lock:
             if self._reader is None:
-                self._reader = NeuralReader(resolve_model_dir(PACKAGED_MODEL),
-                                            self.embedder.settings.cache_dir / "onnx")
+                self._reader = NeuralReader.from_settings(self.embedder.settings)
         return self._reader
 
     def warm_up(self) -> None:

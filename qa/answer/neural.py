@@ -22,12 +22,17 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qa.answer.reader import AnswerSpan, ReaderResult, ScoredSentence, question_kind
+from qa.index.embed import PACKAGED_MODEL, resolve_model_dir
 from qa.ingest.chunk import split_sentences
 from qa.search.retrieve import Hit
+
+if TYPE_CHECKING:
+    from qa.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +212,12 @@ class NeuralReader:
         self.threshold = self.weights.threshold if threshold is None else threshold
         self._model: SpanModel | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, threshold: float | None = None) -> NeuralReader:
+        """The committed span model over the installed embedding model, its full graph cached in the settings'
+        cache folder."""
+        return cls(resolve_model_dir(PACKAGED_MODEL), settings.cache_dir / "onnx", threshold=threshold)
 
     @property
     def model(self) -> SpanModel:

@@ -321,10 +321,9 @@ class Reader:
 
     # --- stage 1: sentences --------------------------------------------------------------------------------
 
-    def rank_sentences(self, question: str, hits: Sequence[Hit], query_vector: np.ndarray | None = None,
-                       keep: Sequence[tuple[str, int]] = ()) -> list[ScoredSentence]:
-        """The passages' sentences most likely to hold the answer, best first, scored by the sentence model;
-        the sentences at `keep` positions are scored too, wherever they rank."""
+    def rank_sentences(self, question: str, hits: Sequence[Hit],
+                       query_vector: np.ndarray | None = None) -> list[ScoredSentence]:
+        """The passages' sentences most likely to hold the answer, best first, scored by the sentence model."""
         q_terms = question_terms(question)
         sentences: list[ScoredSentence] = []
         seen: set[tuple[str, int]] = set()
@@ -388,9 +387,7 @@ class Reader:
         order = sorted(range(len(sentences)), key=lambda i: (-sentences[i].features["coverage"], sentences[i].hit_rank,
                                                             sentences[i].start))
         chosen = [sentences[i] for i in order[:CANDIDATE_SENTENCES]]
-        kept = set(keep)
-        chosen += [s for s in (sentences[i] for i in order[CANDIDATE_SENTENCES:]) if s.position in kept]
-        encoded = chosen[:ENCODED_SENTENCES] + [s for s in chosen[ENCODED_SENTENCES:] if s.position in kept]
+        encoded = chosen[:ENCODED_SENTENCES]
         if encoded:
             if query_vector is None:
                 query_vector = self.embedder.encode([question], use_cache=False)[0]
