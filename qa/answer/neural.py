@@ -9,7 +9,7 @@ sample, read with the passages this app's retrieval returns for them. What is co
   full graph is put together once and cached under the cache folder;
 - `span_model/span_reader.json`: the span head (start and end logits from the last hidden state), the
   no-answer threshold and the calibration of the confidence, fitted by the same script, with what each was
-  fitted on and the held-out score.
+  fitted on and the score on the calibration sample (pool questions it never trained on; not held-out).
 No torch at question time: tokenizers and ONNX Runtime only.
 """
 from __future__ import annotations
