@@ -39,6 +39,7 @@ from qa.answer.neural import NeuralReader
 from qa.answer.reader import FACT_KINDS, AnswerSpan, question_kind
 from qa.index.embed import Embedder
 from qa.ingest.chunk import split_units
+from qa.ingest.jurisdictions import same_place
 from qa.search.retrieve import Hit
 from qa.text import bm25_terms
 
@@ -47,13 +48,6 @@ logger = logging.getLogger(__name__)
 # Calibrated on the development questions: abstain below this evidence score.
 DEFAULT_THRESHOLD = 0.32
 
-# Words that say nothing about which passage answers: every article in the field uses them.
-_GENERIC_TERMS = set(bm25_terms(
-    "crypto cryptocurrency cryptocurrencies digital asset assets token tokens rule rules regulation regulations "
-    "regulator regulators plan plans new say says said according report reported article articles also "
-    "government market markets policy policies industry sector country city "
-    "what when where which who whom whose why how does did do is are was were will would can could"
-))
 # The word a question asks about: "what price", "which exchange", "how many users".
 _FOCUS = re.compile(r"\b(?:what|which|whose|how many|how much)\s+(?:of\s+the\s+|the\s+|a\s+)?([a-z][\w-]+)", re.I)
 
@@ -66,14 +60,10 @@ _QUESTION_WORDS = set(bm25_terms(
 # Capitalised words that are not names when they start a clause of a question.
 _NAME_STOPWORDS = {"i", "what", "which", "who", "when", "where", "why", "how", "is", "are", "was", "were", "do",
                    "does", "did", "the", "a", "an", "in", "on", "and", "or", "name"}
-# A demonym in a question is matched by its country's names in the text.
-_ALIASES = {"american": ("us", "u.s.", "united states", "america"), "british": ("uk", "u.k.", "britain"),
-            "european": ("eu", "europe"), "chinese": ("china",), "japanese": ("japan",), "korean": ("korea",)}
-
 # "When ..." opening a question or a clause ("... issuers? and when does it start?"), not "... when it fails".
 _WHEN = re.compile(r"(?:^|[?.!:]\s*|\b(?:and|but|so)\s+)\W*(?:by |since |until |from )?when\b"
                    r"|\b(?:what|which) (?:date|day|month|year)\b", re.I)
-_WHO = re.compile(r"^\W*(?:who|whom)\b|\bwhich (?:person|people|judge|official|executive|founder)\b", re.I)
+_WHO = re.compile(r"^\W*(?:who|whom)\b", re.I)
 # Two or more capitalised words in a row, "Justice Linda Chan", "Alex Mashinsky": a name, once a leading
 # function word ("In February") is dropped.
 _PROPER_NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+")
@@ -84,8 +74,8 @@ _HOW_LONG = re.compile(r"\bhow long\b", re.I)
 _HOW_MANY = re.compile(r"\b(how (?:many|much|big|large)|at what price"
                        r"|what (?:[\w’'-]+ ){0,4}?(?:share|percentage|percent|price|amount|number|size|rate|ratio|fee"
                        r"|cost|volume|minimum|maximum)\b)", re.I)
-_LIST = re.compile(r"\b(what are|which are|list|name the|stand for|stands for|pillars|two|three|four|five"
-                   r"|components|elements|initiatives|include|includes|examples|what kinds|which kinds)\b", re.I)
+_LIST = re.compile(r"\b(what are|which are|list|name the|stand for|stands for|two|three|four|five|what kinds"
+                   r"|which kinds)\b", re.I)
 _NOT_PLURAL = r"(?!(?:does|was|is|has)\b)"
 _PLURAL_ASK = re.compile(rf"\b(?:which|what)\s+(?:{_NOT_PLURAL}[\w-]+\s+){{0,2}}{_NOT_PLURAL}[a-z]+[^siu’'\s]s\b", re.I)
 _DATE_TEXT = re.compile(r"\b(19|20)\d\d\b|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s*\d"
@@ -374,7 +364,7 @@ def _wanted(question: str) -> set[str]:
         wants.add("date")
     if _WHAT_TIME.search(question):
         wants.add("time")
-    if _WHO.search(question):
+    if _WHO.search(question) or question_kind(question) == "person":
         wants.add("person")
     if _HOW_LONG.search(question):
         wants.add("duration")
@@ -443,7 +433,7 @@ def names_missing(question: str, passages: str) -> list[str]:
     folded = f" {_fold(passages)} "
     missing = []
     for name in question_names(question):
-        options = (name.lower(), *_ALIASES.get(name.lower(), ()))
+        options = (name.lower(), *(n.lower() for n in same_place(name)))
         if not any(re.search(rf"(?<!\w){re.escape(_fold(o))}(?!\w)", folded) for o in options):
             missing.append(name)
     return missing

@@ -488,6 +488,15 @@ def detect_jurisdictions(text: str, title: str = "") -> list[str]:
     return sorted(counts, key=lambda name: (-counts[name], name))
 
 
+def same_place(name: str) -> list[str]:
+    """The other names of the place `name` names, as news writes them ("American": "United States", "U.S.",
+    "US", "America", ...; a city or state shares its country's), or none when `name` is no place known here."""
+    kind = _KINDS.get(name)
+    if kind is None or kind.role != "place" or kind.jurisdiction is None:
+        return []
+    return [other for other in _alternatives(_PLACES[kind.jurisdiction]) if other != name]
+
+
 def known_jurisdictions() -> list[str]:
     """All jurisdictions the recogniser knows, for the UI's filter."""
     return sorted(set(_PLACES) | set(_AUTHORITIES))

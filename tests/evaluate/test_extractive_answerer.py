@@ -23,6 +23,14 @@ def test_question_names_are_capitalised_words_acronyms_and_figures_not_the_first
 def test_a_demonym_is_found_under_its_country_name():
     assert names_missing("What did an American court decide?", "a US court ruled") == []
     assert names_missing("What did a Japanese court decide?", "a US court ruled") == ["Japanese"]
+    # The places' names come from the jurisdiction gazetteer (qa/ingest/jurisdictions.py), not a list of its own.
+    assert names_missing("What did the British regulator say?", "the UK's FCA said") == []
+    assert names_missing("When will Korean exchanges list it?", "South Korea's exchanges will") == []
+    assert names_missing("What did the British regulator say?", "the US regulator said") == ["British"]
+
+
+def test_a_name_that_is_no_place_has_no_other_names():
+    assert names_missing("What did Binance announce?", "the exchange announced") == ["Binance"]
 
 
 def test_answers_with_the_sentence_that_holds_the_asked_time(answerer, hits):

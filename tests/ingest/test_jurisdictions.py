@@ -1,5 +1,5 @@
 """Jurisdictions recognised from places, regulators, laws and officials named in an article, in context."""
-from qa.ingest.jurisdictions import LONG_TEXT, detect_jurisdictions, known_jurisdictions
+from qa.ingest.jurisdictions import LONG_TEXT, detect_jurisdictions, known_jurisdictions, same_place
 
 
 def test_regulators_and_laws_map_to_their_jurisdiction():
@@ -76,3 +76,14 @@ def test_acronyms_are_case_sensitive():
 def test_the_thirty_most_present_jurisdictions_are_known():
     from qa.ingest.jurisdictions import MOST_PRESENT
     assert len(MOST_PRESENT) == 30 and {name for name, _ in MOST_PRESENT} <= set(known_jurisdictions())
+
+
+def test_a_place_is_known_by_its_countrys_other_names():
+    assert {"United States", "U.S.", "US", "America"} <= set(same_place("American"))
+    assert {"United Kingdom", "UK", "Britain"} <= set(same_place("British"))
+    assert "American" not in same_place("British")
+    assert "American" not in same_place("American")  # the other names only
+
+
+def test_a_word_that_is_no_place_has_no_other_names():
+    assert same_place("Binance") == [] and same_place("SEC") == [] and same_place("american") == []
