@@ -433,7 +433,7 @@ def names_missing(question: str, passages: str) -> list[str]:
     folded = f" {_fold(passages)} "
     missing = []
     for name in question_names(question):
-        options = (name.lower(), *(n.lower() for n in same_place(name)))
-        if not any(re.search(rf"(?<!\w){re.escape(_fold(o))}(?!\w)", folded) for o in options):
+        options = "|".join(re.escape(_fold(o)) for o in (name, *same_place(name)))
+        if not re.search(rf"(?<!\w)(?:{options})(?!\w)", folded):
             missing.append(name)
     return missing
