@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     )
     embedding_backend: Literal["torch", "onnx"] = Field(
         "onnx",
-        description="`onnx` (int8 ONNX Runtime, 2.03× the speed of `torch` at reindex, same SciFact nDCG@10 "
+        description="`onnx` (int8 ONNX Runtime, 1.80× the speed of `torch` at reindex, same SciFact nDCG@10 "
                     "within 0.01: bench/results.md) or `torch` (fp32: the model's ONNX export, made once with "
                     "torch, else sentence-transformers).",
     )
