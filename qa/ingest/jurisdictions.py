@@ -358,6 +358,8 @@ def _table() -> dict[str, _Kind]:
 
 
 _KINDS = _table()
+# Every name of each place, for `same_place`.
+_PLACE_NAMES = {jurisdiction: _alternatives(names) for jurisdiction, names in _PLACES.items()}
 # A name must stand alone: not inside a longer word, and not part of a ticker or amount ("USDT", "HK$10").
 _MENTION = re.compile(r"(?<![\w$.@#/])(" + _trie_pattern(sorted(_KINDS)) + r")(?![\w$@]|\.\w)")
 
@@ -494,7 +496,7 @@ def same_place(name: str) -> list[str]:
     kind = _KINDS.get(name)
     if kind is None or kind.role != "place" or kind.jurisdiction is None:
         return []
-    return [other for other in _alternatives(_PLACES[kind.jurisdiction]) if other != name]
+    return [other for other in _PLACE_NAMES[kind.jurisdiction] if other != name]
 
 
 def known_jurisdictions() -> list[str]:
